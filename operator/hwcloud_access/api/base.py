@@ -1,0 +1,107 @@
+"""Building blocks shared by every kind: field conventions, references, conditions."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "access.hwcloud.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+CATEGORY = "hwcloud"
+
+K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+CLOUD_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$"
+
+
+class ApiModel(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields are an error."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+def immutable(field: str) -> dict[str, Any]:
+    """A CEL transition rule that refuses any change of `field` (set, changed or removed)."""
+    return {
+        "rule": f"has(self.{field}) == has(oldSelf.{field})"
+        f" && (!has(self.{field}) || self.{field} == oldSelf.{field})",
+        "message": f"{field} is immutable",
+        "fieldPath": f".{field}",
+        "reason": "FieldValueForbidden",
+    }
+
+
+class LocalObjectReference(ApiModel):
+    name: str = Field(
+        min_length=1, max_length=253, pattern=K8S_NAME_PATTERN,
+        description="Name of an object in the same namespace.",
+    )
+
+
+class ClusterObjectReference(ApiModel):
+    name: str = Field(
+        min_length=1, max_length=253, pattern=K8S_NAME_PATTERN,
+        description="Name of a cluster-scoped object.",
+    )
+
+
+class SecretKeySelector(ApiModel):
+    name: str = Field(
+        min_length=1, max_length=253, pattern=K8S_NAME_PATTERN,
+        description="Name of a Secret in the same namespace as the resource.",
+    )
+    key: str = Field(
+        min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$",
+        description="Key inside the Secret's data.",
+    )
+
+
+DeletionPolicy = Literal["Delete", "Orphan"]
+ManagementPolicy = Literal["Manage", "Observe"]
+
+
+class ManagedSpec(ApiModel):
+    """Fields every managed kind has (Crossplane/ACK-style control knobs)."""
+
+    account_ref: ClusterObjectReference | None = Field(
+        default=None,
+        description="HuaweiCloudAccount to use; the operator's default account when empty.",
+    )
+    deletion_policy: DeletionPolicy = Field(
+        default="Delete",
+        description="Delete removes the cloud object with the resource; Orphan leaves it.",
+    )
+    management_policy: ManagementPolicy = Field(
+        default="Manage",
+        description="Manage creates, updates and deletes; Observe only reads and reports.",
+    )
+
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(ApiModel):
+    type: str = Field(description="Condition type: Ready or Synced.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(description="One word, CamelCase, from a fixed vocabulary.")
+    message: str = Field(default="", description="Human-readable detail.")
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation this condition was computed for."
+    )
+    last_transition_time: str | None = Field(
+        default=None, description="When status last changed (RFC 3339)."
+    )
+
+
+class ManagedStatus(ApiModel):
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Ready and Synced conditions."
+    )
+    observed_generation: int | None = Field(
+        default=None, description="Last metadata.generation the operator acted on."
+    )
+    id: str | None = Field(default=None, description="ID of the object in Huawei Cloud.")

@@ -1,0 +1,1 @@
+from tests.support.testbed import crds, namespace, testbed  # noqa: F401
