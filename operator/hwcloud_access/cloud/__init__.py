@@ -1,0 +1,67 @@
+"""Huawei Cloud HTTP clients: VPN v5 users/groups, DMS for RocketMQ v2 users.
+
+Shares no code with ``hwcloud_access.emulator`` on purpose: the emulator stands in
+for the cloud in tests, and a shared bug would hide.
+"""
+
+from .errors import (
+    AccessDeniedError,
+    AlreadyExistsError,
+    AuthError,
+    BusyError,
+    CloudError,
+    ConflictError,
+    InstanceNotFoundError,
+    InvalidRequestError,
+    LimiterTimeoutError,
+    NotFoundError,
+    QuotaExceededError,
+    ServerError,
+    ThrottledError,
+    TransportError,
+)
+from .models import (
+    BatchRejected,
+    BatchResult,
+    MqUser,
+    MqUserWrite,
+    Perm,
+    VpnGroup,
+    VpnServer,
+    VpnUser,
+    VpnUserCreate,
+)
+from .rocketmq import RocketMqClient
+from .session import AccountConfig, CloudSession
+from .vpn import VpnClient, new_client_token
+
+__all__ = [
+    "AccessDeniedError",
+    "AccountConfig",
+    "AlreadyExistsError",
+    "AuthError",
+    "BatchRejected",
+    "BatchResult",
+    "BusyError",
+    "CloudError",
+    "CloudSession",
+    "ConflictError",
+    "InstanceNotFoundError",
+    "InvalidRequestError",
+    "LimiterTimeoutError",
+    "MqUser",
+    "MqUserWrite",
+    "NotFoundError",
+    "Perm",
+    "QuotaExceededError",
+    "RocketMqClient",
+    "ServerError",
+    "ThrottledError",
+    "TransportError",
+    "VpnClient",
+    "VpnGroup",
+    "VpnServer",
+    "VpnUser",
+    "VpnUserCreate",
+    "new_client_token",
+]

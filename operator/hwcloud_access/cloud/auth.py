@@ -1,0 +1,265 @@
+"""httpx auth flows: AK/SK request signing, and IAM tokens with a per-account cache.
+
+Secrets are held as ``SecretStr`` and never put in a message, a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable, Generator
+from datetime import UTC, datetime
+
+import httpx
+from pydantic import SecretStr
+
+from . import signer
+from .errors import AuthError, classify, transport_error
+
+log = logging.getLogger(__name__)
+
+# Headers we sign: those a proxy will not rewrite. (The SDK signs every header it
+# sends; the server checks the ones named in SignedHeaders, so a subset is valid.)
+SIGNED_HEADERS = frozenset(
+    {
+        "host",
+        "content-type",
+        "x-sdk-date",
+        "x-sdk-content-sha256",
+        "x-project-id",
+        "x-domain-id",
+        "x-client-token",
+        "x-security-token",
+    }
+)
+OPERATION_KEY = "hwcloud_operation"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def sign_request(
+    request: httpx.Request,
+    *,
+    access_key: str,
+    secret_key: str,
+    project_id: str | None = None,
+    moment: datetime | None = None,
+) -> signer.Signed:
+    """Sign ``request`` in place (X-Sdk-Date, X-Project-Id, Authorization).
+
+    The query string is rewritten to its canonical form, as the SDK sends it, so the
+    server sees exactly the query that was signed.
+    """
+    moment = moment or utcnow()
+    request.headers["X-Sdk-Date"] = signer.format_date(moment)
+    if project_id:
+        request.headers["X-Project-Id"] = project_id
+    if signer.needs_unsigned_payload(request.headers):
+        request.headers[signer.HEADER_CONTENT_SHA256] = signer.UNSIGNED_PAYLOAD
+    params = list(request.url.params.multi_items())
+    if params:
+        request.url = request.url.copy_with(query=signer.canonical_query(params).encode("ascii"))
+    if "host" not in request.headers:
+        request.headers["Host"] = request.url.netloc.decode("ascii")
+    to_sign = {
+        name: value for name, value in request.headers.items() if name.lower() in SIGNED_HEADERS
+    }
+    signed = signer.sign(
+        method=request.method,
+        path=request.url.path,
+        query=params,
+        headers=to_sign,
+        body=request.content,
+        access_key=access_key,
+        secret_key=secret_key,
+    )
+    request.headers["Authorization"] = signed.authorization
+    return signed
+
+
+class AkSkAuth(httpx.Auth):
+    """SDK-HMAC-SHA256 signing of every request (each retry is signed afresh)."""
+
+    requires_request_body = True
+
+    def __init__(
+        self,
+        access_key: SecretStr,
+        secret_key: SecretStr,
+        *,
+        project_id: str | None = None,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._ak = access_key
+        self._sk = secret_key
+        self._project_id = project_id
+        self._now = now
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        sign_request(
+            request,
+            access_key=self._ak.get_secret_value(),
+            secret_key=self._sk.get_secret_value(),
+            project_id=self._project_id,
+            moment=self._now(),
+        )
+        yield request
+
+    def __repr__(self) -> str:
+        return f"AkSkAuth(access_key={self._ak!r}, project_id={self._project_id!r})"
+
+
+class TokenProvider:
+    """IAM token for one account: fetched by ``POST /v3/auth/tokens`` (password method,
+    project scope), read from ``X-Subject-Token``, cached, refreshed ``refresh_margin``
+    seconds before it expires, and after a 401. One fetch at a time (asyncio.Lock):
+    any number of concurrent callers share one fetch.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        domain: str,
+        user: str,
+        password: SecretStr,
+        project_id: str,
+        refresh_margin: float = 300.0,
+        default_ttl: float = 24 * 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+        timeout: float = 10.0,
+    ) -> None:
+        self._client = client
+        self._domain = domain
+        self._user = user
+        self._password = password
+        self._project_id = project_id
+        self.refresh_margin = refresh_margin
+        self.default_ttl = default_ttl
+        self._clock = clock
+        self._timeout = timeout
+        self._lock = asyncio.Lock()
+        self._token: SecretStr | None = None
+        self._expires_at = 0.0  # on self._clock
+        self.fetches = 0
+
+    def _fresh(self) -> bool:
+        return self._token is not None and self._clock() < self._expires_at - self.refresh_margin
+
+    async def token(self) -> str:
+        if self._fresh():
+            assert self._token is not None
+            return self._token.get_secret_value()
+        async with self._lock:
+            if not self._fresh():
+                await self._fetch()
+            assert self._token is not None
+            return self._token.get_secret_value()
+
+    async def refresh(self, stale: str) -> str:
+        """A new token after ``stale`` was refused, unless another caller already got one."""
+        async with self._lock:
+            if self._token is None or self._token.get_secret_value() == stale or not self._fresh():
+                await self._fetch()
+            assert self._token is not None
+            return self._token.get_secret_value()
+
+    def invalidate(self) -> None:
+        self._token = None
+        self._expires_at = 0.0
+
+    async def _fetch(self) -> None:
+        operation = "iam.create_token"
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": self._user,
+                            "password": self._password.get_secret_value(),
+                            "domain": {"name": self._domain},
+                        }
+                    },
+                },
+                "scope": {"project": {"id": self._project_id}},
+            }
+        }
+        sent_at = self._clock()
+        try:
+            response = await self._client.post(
+                "/v3/auth/tokens",
+                json=body,
+                timeout=self._timeout,
+                extensions={OPERATION_KEY: operation},
+            )
+        except httpx.TransportError as exc:
+            raise transport_error(exc, operation=operation) from None
+        self.fetches += 1
+        if response.status_code >= 300:
+            raise classify(
+                response.status_code, response.content, operation=operation,
+                headers=response.headers,
+            )
+        token = response.headers.get("X-Subject-Token")
+        if not token:
+            raise AuthError(
+                "IAM answered without an X-Subject-Token header",
+                status=response.status_code, operation=operation,
+            )
+        self._token = SecretStr(token)
+        self._expires_at = sent_at + self._ttl(response)
+        log.debug("IAM token fetched for user %s (valid %.0f s)", self._user,
+                  self._expires_at - sent_at)
+
+    def _ttl(self, response: httpx.Response) -> float:
+        """Lifetime from the body (expires_at - issued_at: immune to clock skew)."""
+        try:
+            token = response.json().get("token", {})
+            expires = _parse_time(token["expires_at"])
+            issued = _parse_time(token["issued_at"]) if token.get("issued_at") else utcnow()
+            ttl = (expires - issued).total_seconds()
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return self.default_ttl
+        return ttl if ttl > 0 else self.default_ttl
+
+    def __repr__(self) -> str:
+        return f"TokenProvider(domain={self._domain!r}, user={self._user!r})"
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class TokenAuth(httpx.Auth):
+    """``X-Auth-Token`` from a ``TokenProvider``; after a 401, one refresh and one resend."""
+
+    def __init__(self, provider: TokenProvider, *, project_id: str | None = None) -> None:
+        self.provider = provider
+        self._project_id = project_id
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if self._project_id:
+            request.headers["X-Project-Id"] = self._project_id
+        token = await self.provider.token()
+        request.headers["X-Auth-Token"] = token
+        response = yield request
+        if response.status_code == 401:
+            token = await self.provider.refresh(stale=token)
+            request.headers["X-Auth-Token"] = token
+            yield request
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        raise RuntimeError("TokenAuth works with httpx.AsyncClient only")
+        yield request  # pragma: no cover
+
+    def __repr__(self) -> str:
+        return f"TokenAuth({self.provider!r})"

@@ -1,0 +1,195 @@
+"""One place where a cloud call is made: limiter slot, request, metrics, errors, retry.
+
+``Caller.call`` runs one logical operation: each attempt takes a slot of the
+per-server limiter, is sent with a timeout no longer than what is left of the
+budget, is reported through ``on_call(operation, outcome, seconds)`` (by the
+metering transport, once per HTTP request), and a non-2xx answer becomes a typed
+``CloudError``. Retryable errors are retried with backoff inside the budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from .auth import OPERATION_KEY
+from .errors import CloudError, InvalidRequestError, TransportError, classify, transport_error
+from .limiter import LimiterRegistry
+from .retry import RetryPolicy, retry_call
+
+log = logging.getLogger(__name__)
+
+OnCall = Callable[[str, str, float], None]
+
+
+def segment(value: str, what: str = "id") -> str:
+    """One path segment, URL-encoded; refuses values that would change the path."""
+    text = str(value)
+    if not text or text in (".", ".."):
+        raise InvalidRequestError(f"invalid {what}: {text!r}")
+    return quote(text, safe="")
+
+
+class MeteringTransport(httpx.AsyncBaseTransport):
+    """Calls ``on_call(operation, status-or-"error", seconds)`` for every HTTP request."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        on_call: OnCall | None,
+        *,
+        owns_inner: bool = True,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._inner = inner
+        self._on_call = on_call
+        self._owns_inner = owns_inner
+        self._clock = clock
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        operation = str(request.extensions.get(OPERATION_KEY, "unknown"))
+        started = self._clock()
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException:
+            self._report(operation, "error", self._clock() - started)
+            raise
+        self._report(operation, str(response.status_code), self._clock() - started)
+        return response
+
+    def _report(self, operation: str, outcome: str, seconds: float) -> None:
+        if self._on_call is None:
+            return
+        try:
+            self._on_call(operation, outcome, seconds)
+        except Exception:  # a metrics bug must not fail a cloud call
+            log.exception("on_call hook failed")
+
+    async def aclose(self) -> None:
+        if self._owns_inner:
+            await self._inner.aclose()
+
+
+class Caller:
+    """Sends the calls of one service (one ``httpx.AsyncClient``)."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        limiters: LimiterRegistry,
+        policy: RetryPolicy,
+        timeout: float = 10.0,
+        min_attempt_timeout: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        uniform: Callable[[], float] = random.random,
+    ) -> None:
+        self.client = client
+        self.limiters = limiters
+        self.policy = policy
+        self.timeout = timeout
+        self.min_attempt_timeout = min_attempt_timeout
+        self._clock = clock
+        self._sleep = sleep
+        self._uniform = uniform
+
+    async def call(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        limiter_key: str | None,
+        json: Any = None,
+        params: Sequence[tuple[str, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry_transport: bool = True,
+    ) -> httpx.Response:
+        """The 2xx answer, or the typed error once retries are exhausted or pointless.
+
+        ``retry_transport=False``: a TransportError is raised at once (for calls that
+        are not safe to repeat blindly).
+        """
+        write = method.upper() not in ("GET", "HEAD")
+
+        async def attempt(number: int, deadline: float) -> httpx.Response:
+            limiter = self.limiters.get(limiter_key) if limiter_key else None
+            permit = await limiter.acquire(write=write, deadline=deadline) if limiter else None
+            outcome = "neutral"
+            try:
+                response = await self._send(operation, method, path, json, params, headers,
+                                            deadline)
+                if response.is_success:
+                    outcome = "success"
+                    return response
+                error = classify(response.status_code, response.content,
+                                 operation=operation, headers=response.headers)
+                outcome = "congestion" if error.congestion else (
+                    "neutral" if error.retryable else "success"
+                )
+                raise error
+            except TransportError as err:
+                if not retry_transport:
+                    err.attempts = number  # type: ignore[attr-defined]
+                    raise _NoRetry(err) from None
+                raise
+            finally:
+                if limiter is not None and permit is not None:
+                    limiter.release(permit, outcome)
+
+        try:
+            return await retry_call(
+                attempt,
+                policy=self.policy,
+                clock=self._clock,
+                sleep=self._sleep,
+                uniform=self._uniform,
+                on_retry=lambda err, n, delay: log.debug(
+                    "%s: attempt %d failed (%s); retrying in %.2f s", operation, n,
+                    err.code or err.status or type(err).__name__, delay),
+            )
+        except _NoRetry as wrapped:
+            raise wrapped.error from None
+
+    async def _send(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        json: Any,
+        params: Sequence[tuple[str, str]] | None,
+        headers: Mapping[str, str] | None,
+        deadline: float,
+    ) -> httpx.Response:
+        remaining = deadline - self._clock()
+        timeout = min(self.timeout, max(self.min_attempt_timeout, remaining))
+        request = self.client.build_request(
+            method,
+            path,
+            json=json,
+            params=list(params) if params else None,
+            headers=dict(headers) if headers else None,
+            timeout=timeout,
+            extensions={OPERATION_KEY: operation},
+        )
+        try:
+            response = await self.client.send(request)
+        except httpx.TransportError as exc:
+            raise transport_error(exc, operation=operation) from None
+        return response
+
+
+class _NoRetry(CloudError):
+    """Carries an error through retry_call without a retry (not retryable itself)."""
+
+    def __init__(self, error: CloudError) -> None:
+        super().__init__(error.message, operation=error.operation, retryable=False)
+        self.error = error

@@ -1,0 +1,144 @@
+"""One ``CloudSession`` per Huawei Cloud account: auth, limiters, one httpx client per
+service, and the ``vpn`` and ``rocketmq`` clients the reconcile engine calls."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+import httpx
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
+
+from .auth import AkSkAuth, TokenAuth, TokenProvider
+from .caller import Caller, MeteringTransport, OnCall
+from .endpoints import Endpoints
+from .limiter import AimdLimiter, LimiterRegistry
+from .retry import RetryPolicy
+from .rocketmq import RocketMqClient
+from .vpn import VpnClient
+
+USER_AGENT = "hwcloud-access-operator"
+
+
+class AccountConfig(BaseModel):
+    """One Huawei Cloud account: AK/SK, or an IAM user (domain, user, password)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    region: str
+    project_id: str
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    iam_domain: str | None = None
+    iam_user: str | None = None
+    iam_password: SecretStr | None = None
+    vpn_endpoint: str | None = None
+    dms_endpoint: str | None = None
+    iam_endpoint: str | None = None
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> AccountConfig:
+        if self.uses_aksk:
+            return self
+        if (self.access_key is None) != (self.secret_key is None):
+            raise ValueError("access_key and secret_key go together")
+        if self.iam_domain and self.iam_user and self.iam_password is not None:
+            return self
+        raise ValueError("give access_key and secret_key, or iam_domain, iam_user and iam_password")
+
+    @property
+    def uses_aksk(self) -> bool:
+        return self.access_key is not None and self.secret_key is not None
+
+    def endpoints(self) -> Endpoints:
+        return Endpoints.for_region(
+            self.region, vpn=self.vpn_endpoint, dms=self.dms_endpoint, iam=self.iam_endpoint
+        )
+
+
+class CloudSession:
+    """Async context manager owning the httpx clients of one account."""
+
+    vpn: VpnClient
+    rocketmq: RocketMqClient
+
+    def __init__(
+        self,
+        account: AccountConfig,
+        *,
+        timeout: float = 10.0,
+        retry_budget: float = 10.0,
+        max_concurrency: int = 8,
+        on_call: OnCall | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_attempts: int = 8,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        uniform: Callable[[], float] = random.random,
+    ) -> None:
+        self.account = account
+        endpoints = account.endpoints()
+        self.endpoints = endpoints
+        self.limiters = LimiterRegistry(
+            lambda key: AimdLimiter(max_limit=max_concurrency, name=key, clock=clock, sleep=sleep)
+        )
+        self.policy = RetryPolicy(max_attempts=max_attempts, budget=retry_budget)
+        self._clients: list[httpx.AsyncClient] = []
+
+        def client(base_url: str, auth: httpx.Auth | None) -> httpx.AsyncClient:
+            inner = transport if transport is not None else httpx.AsyncHTTPTransport(retries=0)
+            metered = MeteringTransport(inner, on_call, owns_inner=transport is None)
+            made = httpx.AsyncClient(
+                base_url=base_url, auth=auth, transport=metered, timeout=timeout,
+                headers={"User-Agent": USER_AGENT}, follow_redirects=False,
+            )
+            self._clients.append(made)
+            return made
+
+        self.token_provider: TokenProvider | None = None
+        auth: httpx.Auth
+        if account.uses_aksk:
+            assert account.access_key is not None and account.secret_key is not None
+            auth = AkSkAuth(account.access_key, account.secret_key, project_id=account.project_id)
+        else:
+            assert account.iam_domain and account.iam_user and account.iam_password is not None
+            self.token_provider = TokenProvider(
+                client(endpoints.iam, None),
+                domain=account.iam_domain,
+                user=account.iam_user,
+                password=account.iam_password,
+                project_id=account.project_id,
+                clock=clock,
+                timeout=timeout,
+            )
+            auth = TokenAuth(self.token_provider, project_id=account.project_id)
+
+        def caller(base_url: str) -> Caller:
+            return Caller(client(base_url, auth), limiters=self.limiters, policy=self.policy,
+                          timeout=timeout, clock=clock, sleep=sleep, uniform=uniform)
+
+        self.vpn = VpnClient(caller(endpoints.vpn), account.project_id)
+        self.rocketmq = RocketMqClient(caller(endpoints.dms), account.project_id)
+
+    async def __aenter__(self) -> CloudSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, []
+        for made in clients:
+            await made.aclose()
+
+    def __repr__(self) -> str:
+        account = self.account
+        return f"CloudSession(region={account.region!r}, project_id={account.project_id!r})"
