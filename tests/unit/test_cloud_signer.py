@@ -81,7 +81,8 @@ def test_non_json_body_is_unsigned_payload():
 
 
 def test_sign_request_rewrites_query_canonically_and_keeps_secrets_out():
-    request = httpx.Request("GET", "http://127.0.0.1:9999/v5/p/x", params=[("b", "1"), ("a", "é z")])
+    request = httpx.Request("GET", "http://127.0.0.1:9999/v5/p/x",
+                            params=[("b", "1"), ("a", "é z")])
     sign_request(request, access_key="AK", secret_key="SECRET-SK", project_id="proj",
                  moment=datetime(2020, 1, 1, tzinfo=UTC))
     assert request.url.query == b"a=%C3%A9%20z&b=1"
@@ -131,7 +132,7 @@ def requests(draw):
                                          "text/plain", "application/octet-stream"]))
     if content_type:
         headers["Content-Type"] = content_type
-        body = draw(st.one_of(st.just(b""), _text.map(lambda s: s.encode()), st.binary(max_size=40)))
+        body = draw(st.one_of(st.just(b""), _text.map(str.encode), st.binary(max_size=40)))
     return method, path, query, headers, body
 
 
