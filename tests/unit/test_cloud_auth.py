@@ -97,6 +97,17 @@ async def test_refresh_before_expiry():
     assert tokens.fetches == 2
 
 
+async def test_short_lived_token_is_refreshed_at_half_life_not_every_call():
+    cloud = Cloud(ttl=60)  # shorter than the 5-minute margin
+    clock = FakeClock()
+    tokens = provider(cloud, clock)
+    for _ in range(5):
+        assert await tokens.token() == "token-1"
+    clock.now += 31
+    assert await tokens.token() == "token-2"
+    assert tokens.fetches == 2
+
+
 async def test_refresh_after_stale_token_only_once_for_concurrent_callers():
     cloud = Cloud(fetch_delay=0.01)
     tokens = provider(cloud, FakeClock())

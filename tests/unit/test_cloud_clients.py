@@ -245,7 +245,7 @@ async def test_batch_create_and_delete():
             VpnUserCreate(name="bob", password="Passw0rd!2", static_ip="10.0.0.5"),
         ])
         deleted = await s.vpn.batch_delete_users("srv", ["u1", "u2"])
-    assert result.accepted == ["alice"]
+    assert result.accepted == []  # one refused row fails the whole batch
     assert [(r.name, r.cause) for r in result.rejected] == [("bob", "name already exists")]
     assert not result.ok
     assert script.requests[0].url.path == f"{BASE}/users/batch-create"

@@ -143,11 +143,11 @@ class TokenProvider:
         self._timeout = timeout
         self._lock = asyncio.Lock()
         self._token: SecretStr | None = None
-        self._expires_at = 0.0  # on self._clock
+        self._refresh_at = 0.0  # on self._clock
         self.fetches = 0
 
     def _fresh(self) -> bool:
-        return self._token is not None and self._clock() < self._expires_at - self.refresh_margin
+        return self._token is not None and self._clock() < self._refresh_at
 
     async def token(self) -> str:
         if self._fresh():
@@ -169,7 +169,7 @@ class TokenProvider:
 
     def invalidate(self) -> None:
         self._token = None
-        self._expires_at = 0.0
+        self._refresh_at = 0.0
 
     async def _fetch(self) -> None:
         operation = "iam.create_token"
@@ -210,10 +210,11 @@ class TokenProvider:
                 "IAM answered without an X-Subject-Token header",
                 status=response.status_code, operation=operation,
             )
+        ttl = self._ttl(response)
         self._token = SecretStr(token)
-        self._expires_at = sent_at + self._ttl(response)
-        log.debug("IAM token fetched for user %s (valid %.0f s)", self._user,
-                  self._expires_at - sent_at)
+        # refresh refresh_margin early; a short-lived token at half its life
+        self._refresh_at = sent_at + max(ttl - self.refresh_margin, ttl / 2)
+        log.debug("IAM token fetched for user %s (valid %.0f s)", self._user, ttl)
 
     def _ttl(self, response: httpx.Response) -> float:
         """Lifetime from the body (expires_at - issued_at: immune to clock skew)."""

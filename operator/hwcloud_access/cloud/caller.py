@@ -58,6 +58,8 @@ class MeteringTransport(httpx.AsyncBaseTransport):
         started = self._clock()
         try:
             response = await self._inner.handle_async_request(request)
+        except asyncio.CancelledError:
+            raise  # the caller gave up: not an outcome of the cloud
         except BaseException:
             self._report(operation, "error", self._clock() - started)
             raise

@@ -112,7 +112,8 @@ class BatchRejected(_Answer):
 class BatchResult(_Answer):
     """Outcome of a batch call, by row.
 
-    ``accepted``: names (batch create) or ids (batch delete) the cloud did not reject.
+    ``accepted``: names (batch create) or ids (batch delete) the cloud took. A batch
+    create with any rejected row creates nothing: ``accepted`` is then empty.
     ``created``: name -> id, only when the answer carries ids (the documented batch
     create answer carries only the rejected rows: look the ids up by name later,
     once the change is applied). ``rejected``: the refused rows with their cause.

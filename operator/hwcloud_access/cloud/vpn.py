@@ -229,7 +229,13 @@ class VpnClient:
     async def batch_create_users(
         self, server_id: str, users: list[VpnUserCreate], *, client_token: str | None = None
     ) -> BatchResult:
-        """Rows the cloud refused come back with their cause; the others are accepted."""
+        """Rows the cloud refused come back with their cause.
+
+        One refused row fails the whole batch (nothing is created), so ``accepted`` is
+        empty whenever ``rejected`` is not: resubmit the good rows. Read as all-or-
+        nothing, a partial success elsewhere costs only an "already exists" answer on
+        the resubmit (adopt by name), never an object waited for in vain.
+        """
         token = _check_token(client_token)
         data = await self._json(
             "vpn.batch_create_users", "POST", f"{self._base(server_id)}/users/batch-create",
@@ -237,14 +243,14 @@ class VpnClient:
             headers={"X-Client-Token": token},
         )
         rejected = [BatchRejected.model_validate(row) for row in data.get("invalid_users") or []]
-        refused = {row.name for row in rejected}
+        refused = {row.name for row in rejected if row.name}
         created = {
             row["name"]: row["id"]
             for row in data.get("users") or []
             if isinstance(row, dict) and row.get("name") and row.get("id")
         }
         return BatchResult(
-            accepted=[user.name for user in users if user.name not in refused],
+            accepted=[] if refused or rejected else [user.name for user in users],
             created=created,
             rejected=rejected,
             request_id=data.get("request_id"),
