@@ -135,11 +135,14 @@ class Rule:
     retryable: bool
     congestion: bool = False
     meaning: str = ""
+    only_status: int | None = None  # the rule holds only with this HTTP status
 
 
-# The one table. Codes first (exact match, then the longest matching prefix ending in
-# "."), then HTTP status, then status class. Messages are never needed to classify,
-# except to refine a terminal 400 into "already exists" or "quota" (see _refine).
+# The one table. 429 and 5xx by status first (any 5xx is retryable whatever its code;
+# the gateway's APIGW.0201/0202/0203 are 5xx), then codes (exact match, then the longest
+# matching prefix ending in "."), then HTTP status, then status class. Messages are
+# never needed to classify, except to refine a terminal 400 into "already exists" or
+# "quota" (see _refine).
 CODE_RULES: dict[str, Rule] = {
     "VPN.0001": Rule(InvalidRequestError, False, meaning="invalid request"),
     "VPN.0002": Rule(ServerError, True, meaning="server error"),
@@ -152,7 +155,12 @@ CODE_RULES: dict[str, Rule] = {
         BusyError, True, congestion=True, meaning="operation not allowed in instance status"
     ),
     "DMS.00500972": Rule(NotFoundError, False, meaning="user not found"),
-    "APIGW.": Rule(AuthError, False, meaning="gateway authentication failure"),
+    "DMS.00400973": Rule(ConflictError, False, meaning="user already exists"),
+    # A 404 from the gateway means "no such API" (wrong endpoint or path), never "no
+    # such object": reading it as NotFound would make a delete look done.
+    "APIGW.0101": Rule(InvalidRequestError, False, meaning="no such API", only_status=404),
+    "APIGW.": Rule(AuthError, False, meaning="gateway authentication failure",
+                   only_status=401),
 }
 STATUS_RULES: dict[int, Rule] = {
     400: Rule(InvalidRequestError, False, meaning="bad request"),
@@ -170,15 +178,21 @@ _QUOTA = re.compile(r"quota|exceeds? the (?:maximum|limit)|limit exceeded", re.I
 
 
 def lookup(status: int, code: str | None) -> Rule:
-    """The rule for an answer; the gateway's own 429 wins over its ``APIGW.`` prefix."""
+    """The rule for an answer (see the order above)."""
     if status == 429:
         return STATUS_RULES[429]
+    if status >= 500:
+        return SERVER_ERROR_RULE
     if code:
-        if code in CODE_RULES:
-            return CODE_RULES[code]
-        prefixes = [p for p in CODE_RULES if p.endswith(".") and code.startswith(p)]
-        if prefixes:
-            return CODE_RULES[max(prefixes, key=len)]
+        candidates = [CODE_RULES[code]] if code in CODE_RULES else []
+        candidates += [
+            CODE_RULES[p]
+            for p in sorted(CODE_RULES, key=len, reverse=True)
+            if p.endswith(".") and code.startswith(p)
+        ]
+        for rule in candidates:
+            if rule.only_status is None or rule.only_status == status:
+                return rule
     if status in STATUS_RULES:
         return STATUS_RULES[status]
     if status >= 500:

@@ -63,7 +63,7 @@ class AimdLimiter:
         rate_decrease: float = 0.8,
         initial_rate: float = 4.0,
         min_rate: float = 0.2,
-        max_rate: float = 200.0,
+        max_rate: float = 1000.0,
         rate_increase: float = 0.1,
         rate_increase_fraction: float = 0.03,
         slow_start: float = 0.25,
