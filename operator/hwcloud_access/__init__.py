@@ -1,3 +1,3 @@
-"""hwcloud-access-operator: Huawei Cloud VPN and RocketMQ access declared as Kubernetes resources."""
+"""hwcloud-access-operator: Huawei Cloud VPN and RocketMQ access as Kubernetes resources."""
 
 __version__ = "0.1.0"

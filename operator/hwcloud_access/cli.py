@@ -17,6 +17,34 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    import kopf
+
+    from . import metrics
+
+    os.environ["HWCLOUD_RESYNC_INTERVAL"] = str(args.resync_interval)
+    if args.state_namespace:
+        os.environ["HWCLOUD_STATE_NAMESPACE"] = args.state_namespace
+    if args.metrics_port:
+        metrics.serve(args.metrics_port)
+    from . import handlers  # noqa: F401 - registers the handlers with kopf
+
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
+    if not args.verbose:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request
+    kopf.run(
+        clusterwide=not args.namespace,
+        namespaces=args.namespace or [],
+        liveness_endpoint=args.liveness,
+        standalone=args.peering is None,
+        peering_name=args.peering,
+    )
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import main as demo_main
 
@@ -31,6 +59,27 @@ def build_parser() -> argparse.ArgumentParser:
     crds_cmd.add_argument("--write", type=_path, metavar="DIR",
                           help="write one file per CRD into DIR instead of printing")
     crds_cmd.set_defaults(func=_crds)
+
+    run_cmd = sub.add_parser("run", help="run the operator (kopf underneath)")
+    scope = run_cmd.add_mutually_exclusive_group()
+    scope.add_argument("-A", "--all-namespaces", action="store_true",
+                       help="watch every namespace (the default)")
+    scope.add_argument("-n", "--namespace", action="append", metavar="NS",
+                       help="watch this namespace (repeatable; kopf globs allowed)")
+    run_cmd.add_argument("--liveness", metavar="URL",
+                         help="serve kopf's liveness probe, e.g. http://0.0.0.0:8080/healthz")
+    run_cmd.add_argument("--metrics-port", type=int, metavar="N",
+                         help="serve Prometheus metrics on this port")
+    run_cmd.add_argument("--resync-interval", type=float, default=300.0, metavar="SECONDS",
+                         help="drift sweep period per VPN server / RocketMQ instance")
+    run_cmd.add_argument("--peering", metavar="NAME",
+                         help="kopf peering object for one active replica (default: standalone)")
+    run_cmd.add_argument("--state-namespace", metavar="NS",
+                         help="namespace of the operator's own Secret (default: $POD_NAMESPACE "
+                         "or default)")
+    run_cmd.add_argument("--log-format", choices=("plain", "full", "json"), default="full")
+    run_cmd.add_argument("-v", "--verbose", action="store_true")
+    run_cmd.set_defaults(func=_run)
 
     demo_cmd = sub.add_parser("demo", help="run the whole product locally (make demo)")
     demo_cmd.set_defaults(func=_demo)

@@ -97,6 +97,13 @@ class Condition(ApiModel):
     )
 
 
+class PendingChange(ApiModel):
+    action: Literal["create", "update", "delete", "credentials"] = Field(
+        description="What the operator asked the cloud to do.")
+    since: str = Field(description="When it was accepted (RFC 3339).")
+    generation: int | None = Field(default=None, description="metadata.generation it was for.")
+
+
 class ManagedStatus(ApiModel):
     conditions: list[Condition] = Field(
         default_factory=list, description="Ready and Synced conditions."
@@ -105,3 +112,7 @@ class ManagedStatus(ApiModel):
         default=None, description="Last metadata.generation the operator acted on."
     )
     id: str | None = Field(default=None, description="ID of the object in Huawei Cloud.")
+    pending_change: PendingChange | None = Field(
+        default=None,
+        description="A change the cloud accepted and is still applying (asynchronous).",
+    )

@@ -75,6 +75,11 @@ class MqUserSpec(ManagedSpec):
 
 
 class MqUserStatus(ManagedStatus):
+    credentials_fingerprint: str | None = Field(
+        default=None,
+        description="Keyed hash of the credentials last applied (not the credentials): "
+        "a change of the Secret's content triggers a reset.",
+    )
     credentials_secret: str | None = Field(
         default=None, description="Secret (same namespace) holding the generated secret key."
     )

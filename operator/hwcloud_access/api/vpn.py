@@ -68,7 +68,8 @@ class VpnUserSpec(ManagedSpec):
     group_id: str | None = Field(
         default=None,
         pattern=CLOUD_ID_PATTERN,
-        description="Cloud ID of a user group not managed by this cluster. Exclusive with groupRef.",
+        description="Cloud ID of a user group not managed by this cluster. "
+        "Exclusive with groupRef.",
     )
     static_ip: str = Field(
         default="disable",
@@ -99,6 +100,11 @@ class VpnUserSpec(ManagedSpec):
 class VpnUserStatus(ManagedStatus):
     group_id: str | None = Field(default=None, description="Cloud ID of the user's group.")
     user_group_name: str | None = Field(default=None, description="Group name read back.")
+    credentials_fingerprint: str | None = Field(
+        default=None,
+        description="Keyed hash of the credentials last applied (not the credentials): "
+        "a change of the Secret's content triggers a reset.",
+    )
     credentials_secret: str | None = Field(
         default=None, description="Secret (same namespace) holding the generated password."
     )

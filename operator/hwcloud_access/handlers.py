@@ -1,0 +1,151 @@
+"""kopf registrations only: each handler turns the event into one engine call and the
+engine's Outcome into status, Events, metrics and kopf's retry signals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from . import metrics
+from .api import ALL_KINDS, GROUP, HUAWEI_CLOUD_ACCOUNT, VERSION, VPN_USER_GROUP
+from .api.account import HuaweiCloudAccountSpec
+from .reconcile.accounts import account_config
+from .reconcile.adapters import ADAPTERS
+from .reconcile.conditions import conditions_for
+from .reconcile.outcome import Next, Outcome, Reason, ReconcileProblem
+from .reconcile.resource import RESYNC_ANNOTATION, Resource
+from .runtime import KINDS, Runtime, build_runtime, settings_from_env
+
+KOPF_PREFIX = f"kopf.{GROUP}"
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        raise kopf.TemporaryError("the operator is still starting", delay=1)
+    return _runtime
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    global _runtime
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    # kopf's own bookkeeping lives under kopf.<group>/: kopf ignores the annotations under
+    # its prefix when diffing, and ours (paused, wakeup, ...) must count as changes.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=KOPF_PREFIX, key="last-handled-configuration")
+    settings.posting.level = logging.CRITICAL  # our own Events only, not kopf's log lines
+    settings.watching.server_timeout = 300
+    _runtime = await build_runtime(settings_from_env())
+    _runtime.start_background()
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    if _runtime is not None:
+        await _runtime.aclose()
+
+
+def _finish(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
+    """Writes the outcome to status, posts its Events, and tells kopf what comes next."""
+    resource = Resource(KINDS[body["kind"]], dict(body))
+    for key, value in outcome.status.items():
+        patch.status[key] = value
+    patch.status["conditions"] = conditions_for(outcome, resource.status.get("conditions"),
+                                                resource.generation)
+    patch.status["observedGeneration"] = resource.generation
+    for event in outcome.events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+    result = "ready" if outcome.ready else outcome.reason.value
+    metrics.RECONCILES.labels(resource.kind.kind, result).inc()
+    metrics.set_ready(resource.kind.kind, resource.namespace or "", resource.name,
+                      outcome.ready)
+    if outcome.next is Next.REQUEUE:
+        raise kopf.TemporaryError(outcome.message, delay=outcome.delay)
+    if outcome.next is Next.TERMINAL:
+        raise kopf.PermanentError(outcome.message)
+
+
+def _resync_interval(resource: Resource) -> float | None:
+    value = resource.annotations.get(RESYNC_ANNOTATION)
+    try:
+        return max(5.0, float(value.rstrip("s"))) if value else None
+    except ValueError:
+        return None
+
+
+async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+    rt = runtime()
+    resource = Resource(KINDS[body["kind"]], dict(body))
+    adapter = ADAPTERS[resource.kind.kind]
+    outcome = await rt.engine.reconcile(adapter, resource, attempt=retry)
+    key = (resource.kind.kind, resource.namespace or "", resource.name)
+    if outcome.ready and outcome.cloud_object is not None:
+        rt.drift.track(key, outcome.view, adapter.cloud_id, outcome.cloud_object,
+                       _resync_interval(resource))
+    if resource.kind is VPN_USER_GROUP:
+        status = {**resource.status, **outcome.status,
+                  "conditions": conditions_for(outcome, None, resource.generation)}
+        await rt.dependencies.group_changed((key[1], key[2]), dict(body.get("spec") or {}),
+                                            status)
+    _finish(body, patch, outcome)
+
+
+async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+    rt = runtime()
+    resource = Resource(KINDS[body["kind"]], dict(body))
+    key = (resource.kind.kind, resource.namespace or "", resource.name)
+    rt.drift.untrack(key)
+    outcome = await rt.engine.delete(ADAPTERS[resource.kind.kind], resource, attempt=retry)
+    if outcome.next is Next.DONE:
+        rt.engine.release(key)
+        rt.secret_refs.untrack(key)
+        metrics.set_ready(resource.kind.kind, key[1], key[2], None)
+        if resource.kind is VPN_USER_GROUP:
+            await rt.dependencies.group_changed((key[1], key[2]), None, None)
+    _finish(body, patch, outcome)
+
+
+for _kind in ALL_KINDS:
+    if _kind is HUAWEI_CLOUD_ACCOUNT:
+        continue
+    for _register in (kopf.on.create, kopf.on.update, kopf.on.resume):
+        _register(GROUP, VERSION, _kind.plural, id="reconcile")(reconcile)
+    kopf.on.delete(GROUP, VERSION, _kind.plural, id="delete")(delete)
+
+
+@kopf.on.create(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account")
+@kopf.on.update(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account")
+@kopf.on.resume(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account")
+async def account(body: kopf.Body, patch: kopf.Patch, name: str, **_: Any) -> None:
+    """An account is Ready when its credentials Secret holds what its authType needs."""
+    rt = runtime()
+    rt.accounts.forget(name)
+    resource = Resource(HUAWEI_CLOUD_ACCOUNT, dict(body))
+    try:
+        spec: HuaweiCloudAccountSpec = resource.spec()
+        await account_config(rt.kube, spec)
+    except ReconcileProblem as problem:
+        outcome = rt.engine.problem_outcome(problem)
+    else:
+        ref = spec.credentials_secret_ref
+        outcome = Outcome(ready=True, reason=Reason.AVAILABLE,
+                          message=f"{spec.auth_type} credentials found in Secret "
+                          f"{ref.namespace}/{ref.name}")
+    _finish(body, patch, outcome)
+
+
+@kopf.on.event("", "v1", "secrets",
+               when=lambda namespace, name, **_: _runtime is not None
+               and _runtime.secret_refs.watched(namespace, name))
+async def secret_changed(namespace: str, name: str, meta: kopf.Meta, **_: Any) -> None:
+    """A Secret some resource uses changed: wake those resources (they compare fingerprints).
+    Event handlers keep no state on the Secret: nothing of it lands in annotations."""
+    rt = runtime()
+    woken = rt.secret_refs.changed(namespace, name, meta.get("resourceVersion", ""))
+    await asyncio.gather(*(rt.kube.wake(KINDS[kind], ns, obj, "credentials Secret changed")
+                           for kind, ns, obj in woken))

@@ -1,0 +1,1 @@
+"""The reconcile engine (observe, diff, act, wait for effect, conditions) and adapters."""

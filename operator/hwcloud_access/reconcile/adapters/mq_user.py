@@ -1,0 +1,110 @@
+"""MqUser <-> a DMS for RocketMQ instance's ACL user (keyed by its access key)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...api import MQ_USER
+from ...api.mq import MqUserSpec
+from ...cloud import MqUser, MqUserWrite, Perm
+from ..credentials import generate, mq_secret_problem
+from ..resource import Adapter, Context
+from ..secret_source import resolve_secret
+from ..views import CollectionView
+
+
+@dataclass(frozen=True)
+class DesiredMqUser:
+    instance_id: str
+    write: MqUserWrite
+    secret_key: str | None = field(default=None, repr=False)
+    credentials_secret: str | None = None
+
+
+def _write(spec: MqUserSpec) -> MqUserWrite:
+    return MqUserWrite(
+        access_key=spec.access_key, white_remote_address=spec.white_remote_address,
+        admin=spec.admin, default_topic_perm=spec.default_topic_perm,
+        default_group_perm=spec.default_group_perm,
+        topic_perms=[Perm(name=p.name, perm=p.perm) for p in spec.topic_perms],
+        group_perms=[Perm(name=p.name, perm=p.perm) for p in spec.group_perms])
+
+
+def _perms(perms: list[Perm]) -> set[tuple[str, str]]:
+    return {(p.name, p.perm) for p in perms}
+
+
+class MqUserAdapter(Adapter[DesiredMqUser, MqUser]):
+    kind = MQ_USER
+
+    async def prepare(self, ctx: Context, spec: MqUserSpec) -> DesiredMqUser:
+        access_key = spec.access_key
+        secret_key, owned = await resolve_secret(
+            ctx, spec.secret_key_secret_ref, owned_name=f"{ctx.resource.name}-mq-credentials",
+            owned_key="secretKey", identity={"accessKey": access_key},
+            generate=lambda: generate(24, forbidden=(access_key, access_key[::-1])),
+            problem=lambda value: mq_secret_problem(value, access_key))
+        return DesiredMqUser(spec.instance_id, _write(spec), secret_key, owned)
+
+    async def before_delete(self, ctx: Context, spec: MqUserSpec) -> DesiredMqUser:
+        return DesiredMqUser(spec.instance_id, _write(spec))
+
+    def view(self, ctx: Context, desired: DesiredMqUser) -> CollectionView[MqUser]:
+        mq = ctx.session.rocketmq
+        instance_id = desired.instance_id
+        return ctx.views.get(ctx.session, instance_id, "mq-users", lambda: CollectionView(
+            lambda: mq.list_users(instance_id), id_of=lambda u: u.access_key,
+            name_of=lambda u: u.access_key))
+
+    def cloud_name(self, desired: DesiredMqUser) -> str:
+        return desired.write.access_key
+
+    def cloud_id(self, observed: MqUser) -> str:
+        return observed.access_key
+
+    def differences(self, desired: DesiredMqUser, observed: MqUser) -> list[str]:
+        want = desired.write
+        found = []
+        if (observed.white_remote_address or "") != (want.white_remote_address or ""):
+            found.append("whiteRemoteAddress")
+        if bool(observed.admin) != want.admin:
+            found.append("admin")
+        if observed.default_topic_perm != want.default_topic_perm:
+            found.append("defaultTopicPerm")
+        if observed.default_group_perm != want.default_group_perm:
+            found.append("defaultGroupPerm")
+        if _perms(observed.topic_perms) != _perms(want.topic_perms):
+            found.append("topicPerms")
+        if _perms(observed.group_perms) != _perms(want.group_perms):
+            found.append("groupPerms")
+        return found
+
+    async def create(self, ctx: Context, desired: DesiredMqUser, client_token: str) -> str:
+        assert desired.secret_key is not None
+        await ctx.session.rocketmq.create_user(desired.instance_id, desired.write,
+                                               desired.secret_key)
+        return desired.write.access_key
+
+    async def update(self, ctx: Context, desired: DesiredMqUser, observed: MqUser) -> None:
+        await ctx.session.rocketmq.update_user(desired.instance_id, desired.write.access_key,
+                                               desired.write)
+
+    async def delete(self, ctx: Context, desired: DesiredMqUser, observed: MqUser) -> None:
+        await ctx.session.rocketmq.delete_user(desired.instance_id, observed.access_key)
+
+    def read_back(self, observed: MqUser) -> dict[str, Any]:
+        return {}
+
+    def desired_status(self, desired: DesiredMqUser) -> dict[str, Any]:
+        return {"credentialsSecret": desired.credentials_secret}
+
+    def credentials_fingerprint(self, ctx: Context, desired: DesiredMqUser) -> str | None:
+        assert desired.secret_key is not None
+        return ctx.fingerprint(ctx.resource.uid, desired.secret_key)
+
+    async def apply_credentials(self, ctx: Context, desired: DesiredMqUser,
+                                observed: MqUser) -> None:
+        assert desired.secret_key is not None
+        await ctx.session.rocketmq.update_user(desired.instance_id, desired.write.access_key,
+                                               desired.write, secret_key=desired.secret_key)

@@ -1,0 +1,68 @@
+"""VpnUserGroup <-> a P2C VPN server's user group."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ...api import VPN_USER_GROUP
+from ...api.vpn import VPN_GROUP_NAME_PATTERN, VpnUserGroupSpec
+from ...cloud import VpnGroup
+from ..outcome import DependencyNotReady, InvalidSpec
+from ..resource import Adapter, Context
+from ..views import CollectionView
+
+
+@dataclass(frozen=True)
+class DesiredGroup:
+    server_id: str
+    name: str
+    description: str
+
+
+def vpn_groups_view(ctx: Context, server_id: str) -> CollectionView[VpnGroup]:
+    vpn = ctx.session.vpn
+    return ctx.views.get(ctx.session, server_id, "groups", lambda: CollectionView(
+        lambda: vpn.list_groups(server_id), id_of=lambda g: g.id, name_of=lambda g: g.name))
+
+
+class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup]):
+    kind = VPN_USER_GROUP
+
+    async def prepare(self, ctx: Context, spec: VpnUserGroupSpec) -> DesiredGroup:
+        name = spec.name or ctx.resource.name
+        if not re.fullmatch(VPN_GROUP_NAME_PATTERN, name):
+            raise InvalidSpec(f"metadata.name {name!r} is not a valid VPN group name "
+                              "(1-64 letters, digits, _ and -): set spec.name")
+        return DesiredGroup(spec.vpn_server_id, name, spec.description)
+
+    def view(self, ctx: Context, desired: DesiredGroup) -> CollectionView[VpnGroup]:
+        return vpn_groups_view(ctx, desired.server_id)
+
+    def cloud_name(self, desired: DesiredGroup) -> str:
+        return desired.name
+
+    def cloud_id(self, observed: VpnGroup) -> str:
+        return observed.id
+
+    def differences(self, desired: DesiredGroup, observed: VpnGroup) -> list[str]:
+        return ["description"] if (observed.description or "") != desired.description else []
+
+    async def create(self, ctx: Context, desired: DesiredGroup, client_token: str) -> str:
+        return await ctx.session.vpn.create_group(
+            desired.server_id, name=desired.name, description=desired.description,
+            client_token=client_token)
+
+    async def update(self, ctx: Context, desired: DesiredGroup, observed: VpnGroup) -> None:
+        await ctx.session.vpn.update_group(desired.server_id, observed.id, name=desired.name,
+                                           description=desired.description)
+
+    async def delete(self, ctx: Context, desired: DesiredGroup, observed: VpnGroup) -> None:
+        if observed.user_number:
+            raise DependencyNotReady(f"the group still has {observed.user_number} user(s); "
+                                     "it is deleted once they are gone", delay=10.0)
+        await ctx.session.vpn.delete_group(desired.server_id, observed.id)
+
+    def read_back(self, observed: VpnGroup) -> dict[str, Any]:
+        return {"type": observed.type, "userNumber": observed.user_number}

@@ -1,0 +1,122 @@
+"""VpnUser <-> a P2C VPN server's local-password user."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...api import VPN_USER
+from ...api.vpn import VPN_USER_NAME_PATTERN, VpnUserSpec
+from ...cloud import VpnUser
+from ..conditions import is_ready
+from ..credentials import generate, vpn_password_problem
+from ..outcome import DependencyNotReady, InvalidSpec
+from ..resource import Adapter, Context
+from ..secret_source import resolve_secret
+from ..views import CollectionView
+
+
+@dataclass(frozen=True)
+class DesiredUser:
+    server_id: str
+    name: str
+    description: str
+    static_ip: str
+    group_id: str | None  # None: the server's default group
+    password: str | None = field(default=None, repr=False)
+    credentials_secret: str | None = None
+
+
+class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
+    kind = VPN_USER
+
+    def _name(self, ctx: Context, spec: VpnUserSpec) -> str:
+        name = spec.name or ctx.resource.name
+        if not re.fullmatch(VPN_USER_NAME_PATTERN, name):
+            raise InvalidSpec(f"metadata.name {name!r} is not a valid VPN user name "
+                              "(4-32 letters, digits, ., _ and -): set spec.name")
+        return name
+
+    async def _group_id(self, ctx: Context, spec: VpnUserSpec) -> str | None:
+        if spec.group_id or spec.group_ref is None:
+            return spec.group_id
+        namespace, group_name = ctx.resource.namespace or "", spec.group_ref.name
+        group = await ctx.dependencies.group(namespace, group_name)
+        if group is None or not is_ready(group["status"]) or not group["status"].get("id"):
+            ctx.dependencies.wait_for_group((namespace, group_name),
+                                            (namespace, ctx.resource.name))
+            state = "does not exist" if group is None else "is not Ready"
+            raise DependencyNotReady(f"VpnUserGroup {group_name} {state} yet; waiting for it "
+                                     "to become Ready", woken=True)
+        if group["spec"].get("vpnServerId") != spec.vpn_server_id:
+            raise InvalidSpec(f"VpnUserGroup {group_name} is on VPN server "
+                              f"{group['spec'].get('vpnServerId')}, not {spec.vpn_server_id}")
+        return group["status"]["id"]
+
+    async def prepare(self, ctx: Context, spec: VpnUserSpec) -> DesiredUser:
+        name = self._name(ctx, spec)
+        group_id = await self._group_id(ctx, spec)
+        password, owned = await resolve_secret(
+            ctx, spec.password_secret_ref, owned_name=f"{ctx.resource.name}-vpn-credentials",
+            owned_key="password", identity={"username": name},
+            generate=lambda: generate(20, forbidden=(name, name[::-1])),
+            problem=lambda value: vpn_password_problem(value, name))
+        return DesiredUser(spec.vpn_server_id, name, spec.description, spec.static_ip, group_id,
+                           password, owned)
+
+    async def before_delete(self, ctx: Context, spec: VpnUserSpec) -> DesiredUser:
+        return DesiredUser(spec.vpn_server_id, self._name(ctx, spec), spec.description,
+                           spec.static_ip, spec.group_id)
+
+    def view(self, ctx: Context, desired: DesiredUser) -> CollectionView[VpnUser]:
+        vpn = ctx.session.vpn
+        server_id = desired.server_id
+        return ctx.views.get(ctx.session, server_id, "users", lambda: CollectionView(
+            lambda: vpn.list_users(server_id), id_of=lambda u: u.id, name_of=lambda u: u.name))
+
+    def cloud_name(self, desired: DesiredUser) -> str:
+        return desired.name
+
+    def cloud_id(self, observed: VpnUser) -> str:
+        return observed.id
+
+    def differences(self, desired: DesiredUser, observed: VpnUser) -> list[str]:
+        found = []
+        if (observed.description or "") != desired.description:
+            found.append("description")
+        if (observed.static_ip or "disable") != desired.static_ip:
+            found.append("staticIp")
+        if desired.group_id is not None and observed.user_group_id != desired.group_id:
+            found.append("group")
+        return found
+
+    async def create(self, ctx: Context, desired: DesiredUser, client_token: str) -> str:
+        assert desired.password is not None
+        return await ctx.session.vpn.create_user(
+            desired.server_id, name=desired.name, password=desired.password,
+            description=desired.description, user_group_id=desired.group_id,
+            static_ip=desired.static_ip, client_token=client_token)
+
+    async def update(self, ctx: Context, desired: DesiredUser, observed: VpnUser) -> None:
+        await ctx.session.vpn.update_user(
+            desired.server_id, observed.id, description=desired.description,
+            user_group_id=desired.group_id, static_ip=desired.static_ip)
+
+    async def delete(self, ctx: Context, desired: DesiredUser, observed: VpnUser) -> None:
+        await ctx.session.vpn.delete_user(desired.server_id, observed.id)
+
+    def read_back(self, observed: VpnUser) -> dict[str, Any]:
+        return {"groupId": observed.user_group_id, "userGroupName": observed.user_group_name}
+
+    def desired_status(self, desired: DesiredUser) -> dict[str, Any]:
+        return {"credentialsSecret": desired.credentials_secret}
+
+    def credentials_fingerprint(self, ctx: Context, desired: DesiredUser) -> str | None:
+        assert desired.password is not None
+        return ctx.fingerprint(ctx.resource.uid, desired.password)
+
+    async def apply_credentials(self, ctx: Context, desired: DesiredUser,
+                                observed: VpnUser) -> None:
+        assert desired.password is not None
+        await ctx.session.vpn.reset_password(desired.server_id, observed.id, desired.password)

@@ -1,0 +1,108 @@
+"""The few Kubernetes calls the engine makes (Secrets, references, wake-ups), off the event loop.
+
+The official `kubernetes` client is synchronous; each call runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from ..api import GROUP, VERSION, KindDef
+from .conditions import now_rfc3339
+
+WAKEUP_ANNOTATION = f"{GROUP}/wakeup"
+
+
+@dataclass(frozen=True)
+class SecretData:
+    uid: str
+    resource_version: str
+    owner_uids: frozenset[str]
+    data: dict[str, str]
+
+
+class Kube:
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.core = client.CoreV1Api(api_client)
+        self.custom = client.CustomObjectsApi(api_client)
+
+    async def read_secret(self, namespace: str, name: str) -> SecretData | None:
+        try:
+            secret = await asyncio.to_thread(self.core.read_namespaced_secret, name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        data = {k: base64.b64decode(v).decode("utf-8", "replace")
+                for k, v in (secret.data or {}).items()}
+        owners = frozenset(ref.uid for ref in secret.metadata.owner_references or [])
+        return SecretData(uid=secret.metadata.uid,
+                          resource_version=secret.metadata.resource_version,
+                          owner_uids=owners, data=data)
+
+    async def create_owned_secret(self, namespace: str, name: str, data: dict[str, str],
+                                  owner: dict[str, Any], labels: dict[str, str]) -> bool:
+        """Creates the Secret; False when one of that name already exists."""
+        body = client.V1Secret(
+            metadata=client.V1ObjectMeta(
+                name=name, namespace=namespace, labels=labels,
+                owner_references=[client.V1OwnerReference(
+                    api_version=owner["apiVersion"], kind=owner["kind"],
+                    name=owner["metadata"]["name"], uid=owner["metadata"]["uid"],
+                    controller=True, block_owner_deletion=False)]),
+            type="Opaque", string_data=data)
+        try:
+            await asyncio.to_thread(self.core.create_namespaced_secret, namespace, body)
+        except ApiException as error:
+            if error.status == 409:
+                return False
+            raise
+        return True
+
+    async def get_object(self, kind: KindDef, name: str,
+                         namespace: str | None = None) -> dict[str, Any] | None:
+        try:
+            if kind.namespaced:
+                return await asyncio.to_thread(self.custom.get_namespaced_custom_object, GROUP,
+                                               VERSION, namespace, kind.plural, name)
+            return await asyncio.to_thread(self.custom.get_cluster_custom_object, GROUP,
+                                           VERSION, kind.plural, name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def wake(self, kind: KindDef, namespace: str, name: str, why: str) -> None:
+        """Makes the operator look at an object now: a metadata change triggers its handler."""
+        patch = {"metadata": {"annotations": {WAKEUP_ANNOTATION: f"{now_rfc3339()} {why}"}}}
+        try:
+            await asyncio.to_thread(self.custom.patch_namespaced_custom_object, GROUP, VERSION,
+                                    namespace, kind.plural, name, patch)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+
+async def fingerprint_key(kube: Kube, namespace: str, name: str) -> bytes:
+    """The operator's HMAC key for credential fingerprints, kept in a Secret it creates once."""
+    for _ in range(2):
+        secret = await kube.read_secret(namespace, name)
+        if secret is not None and secret.data.get("key"):
+            return secret.data["key"].encode()
+        body = client.V1Secret(
+            metadata=client.V1ObjectMeta(name=name, namespace=namespace,
+                                         labels={f"{GROUP}/purpose": "fingerprint-key"}),
+            type="Opaque", string_data={"key": secrets.token_hex(32)})
+        try:
+            await asyncio.to_thread(kube.core.create_namespaced_secret, namespace, body)
+        except ApiException as error:
+            if error.status != 409:  # another replica made it: read it back
+                raise
+    raise RuntimeError(f"Secret {namespace}/{name} has no usable 'key'")

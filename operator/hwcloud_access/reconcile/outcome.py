@@ -1,0 +1,89 @@
+"""What one reconcile pass decided: the status to write, events to emit, and what comes next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Reason(StrEnum):
+    """The fixed vocabulary of condition reasons (documented in the README)."""
+
+    AVAILABLE = "Available"  # Ready: the cloud reads back what the spec asks for
+    CREATING = "Creating"  # a create is being sent
+    APPLYING = "Applying"  # the cloud accepted a change and is still applying it
+    UPDATING = "Updating"  # an update is being sent
+    DELETING = "Deleting"  # deletion in progress
+    CLOUD_BUSY = "CloudBusy"  # retryable cloud answer (VPN.0030, 429, 5xx, timeouts)
+    INVALID_SPEC = "InvalidSpec"  # input the schema could not catch, or the cloud refused
+    DEPENDENCY_NOT_READY = "DependencyNotReady"  # group, Secret or account not there yet
+    AUTH_FAILED = "AuthFailed"  # the cloud refused the credentials
+    ACCESS_DENIED = "AccessDenied"  # the credentials lack permission
+    NOT_FOUND = "NotFound"  # Observe mode: no such cloud object
+    PAUSED = "ReconcilePaused"  # the paused annotation is set
+    SUCCESS = "ReconcileSuccess"  # Synced: the last pass completed
+    ERROR = "ReconcileError"  # Synced: unexpected failure
+
+
+class Next(StrEnum):
+    DONE = "done"  # nothing to wait for
+    REQUEUE = "requeue"  # call again after `delay`
+    TERMINAL = "terminal"  # wait for a spec change
+
+
+@dataclass
+class Event:
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+
+@dataclass
+class Outcome:
+    ready: bool
+    reason: Reason
+    message: str
+    next: Next = Next.DONE
+    delay: float = 0.0
+    synced: bool = True
+    synced_reason: Reason = Reason.SUCCESS
+    status: dict[str, Any] = field(default_factory=dict)  # kind-specific status fields
+    events: list[Event] = field(default_factory=list)
+    cloud_object: Any = None  # what the cloud read back when it matched (drift baseline)
+    view: Any = None  # the listing it was read from
+
+
+class ReconcileProblem(Exception):
+    """Raised inside a pass to end it with a condition; caught by the engine."""
+
+    reason: Reason = Reason.ERROR
+    terminal: bool = False
+    delay: float = 30.0
+
+    def __init__(self, message: str, *, delay: float | None = None,
+                 woken: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.woken = woken  # something will wake the object: no need to look again
+        if delay is not None:
+            self.delay = delay
+
+
+class InvalidSpec(ReconcileProblem):
+    """Bad input in the spec itself: waits for a spec change."""
+
+    reason = Reason.INVALID_SPEC
+    terminal = True
+
+
+class InvalidInput(ReconcileProblem):
+    """Bad input outside the spec (a Secret's content): re-checked slowly, not terminal."""
+
+    reason = Reason.INVALID_SPEC
+    delay = 120.0
+
+
+class DependencyNotReady(ReconcileProblem):
+    reason = Reason.DEPENDENCY_NOT_READY
+    delay = 30.0

@@ -1,0 +1,159 @@
+"""A read-only view of the Kubernetes object being reconciled, and the adapter contract."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import ValidationError
+
+from ..api import GROUP, KindDef
+from ..api.base import ApiModel
+from ..cloud import CloudSession
+from .credentials import Fingerprinter
+from .dependencies import Dependencies
+from .kube import Kube
+from .outcome import InvalidSpec
+from .secret_refs import SecretRefs
+from .views import CollectionView, Views
+
+PAUSED_ANNOTATION = f"{GROUP}/paused"
+RESYNC_ANNOTATION = f"{GROUP}/resync-interval"
+REQUESTED_ANNOTATION = f"{GROUP}/reconcile-requested-at"
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: KindDef
+    body: dict[str, Any]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.body.get("metadata") or {}
+
+    @property
+    def name(self) -> str:
+        return self.metadata["name"]
+
+    @property
+    def namespace(self) -> str | None:
+        return self.metadata.get("namespace")
+
+    @property
+    def uid(self) -> str:
+        return self.metadata["uid"]
+
+    @property
+    def generation(self) -> int | None:
+        return self.metadata.get("generation")
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return self.metadata.get("annotations") or {}
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.body.get("status") or {}
+
+    @property
+    def paused(self) -> bool:
+        return self.annotations.get(PAUSED_ANNOTATION, "").lower() in ("true", "1", "yes")
+
+    def spec(self) -> Any:
+        """The spec as its pydantic model; InvalidSpec when it does not validate."""
+        try:
+            return self.kind.spec_model.model_validate(self.body.get("spec") or {})
+        except ValidationError as error:
+            details = "; ".join(
+                f"spec.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+            raise InvalidSpec(details) from None
+
+    def owner_reference(self) -> dict[str, Any]:
+        return {"apiVersion": self.body["apiVersion"], "kind": self.body["kind"],
+                "metadata": {"name": self.name, "uid": self.uid}}
+
+    def ref(self) -> str:
+        return f"{self.kind.kind} {self.namespace}/{self.name}"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+@dataclass
+class Context:
+    """Everything one pass may use."""
+
+    resource: Resource
+    session: CloudSession
+    kube: Kube
+    views: Views
+    fingerprint: Fingerprinter
+    dependencies: Dependencies
+    secret_refs: SecretRefs
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.resource.kind.kind, self.resource.namespace or "", self.resource.name)
+
+
+D = TypeVar("D")  # the desired state an adapter prepares
+Obs = TypeVar("Obs")  # the cloud object it observes
+
+
+class Adapter(ABC, Generic[D, Obs]):
+    """How one kind maps to the cloud: the engine does everything else."""
+
+    kind: KindDef
+
+    @abstractmethod
+    async def prepare(self, ctx: Context, spec: Any) -> D:
+        """Desired state: names defaulted, references and credentials resolved."""
+
+    @abstractmethod
+    def view(self, ctx: Context, desired: D) -> CollectionView[Obs]:
+        """The shared listing the object lives in."""
+
+    @abstractmethod
+    def cloud_name(self, desired: D) -> str: ...
+
+    @abstractmethod
+    def cloud_id(self, observed: Obs) -> str: ...
+
+    @abstractmethod
+    def differences(self, desired: D, observed: Obs) -> list[str]:
+        """Names of the spec fields the cloud does not (yet) match."""
+
+    @abstractmethod
+    async def create(self, ctx: Context, desired: D, client_token: str) -> str:
+        """Creates the object; returns its cloud id."""
+
+    @abstractmethod
+    async def update(self, ctx: Context, desired: D, observed: Obs) -> None: ...
+
+    @abstractmethod
+    async def delete(self, ctx: Context, desired: D, observed: Obs) -> None: ...
+
+    @abstractmethod
+    def read_back(self, observed: Obs) -> dict[str, Any]:
+        """Status fields read back from the cloud (camelCase)."""
+
+    def desired_status(self, desired: D) -> dict[str, Any]:
+        """Status fields that come from the desired state (e.g. the credentials Secret)."""
+        return {}
+
+    def credentials_fingerprint(self, ctx: Context, desired: D) -> str | None:
+        """Fingerprint of the credentials the spec asks for; None when the kind has none."""
+        return None
+
+    async def apply_credentials(self, ctx: Context, desired: D, observed: Obs) -> None:
+        """Sets the credentials in the cloud (a password reset)."""
+        raise NotImplementedError(f"{self.kind.kind} has no credentials")
+
+    async def before_delete(self, ctx: Context, spec: ApiModel) -> D:
+        """Desired state for deletion: like prepare, but must not need credentials."""
+        return await self.prepare(ctx, spec)

@@ -1,0 +1,59 @@
+"""Where a user's password or secret key comes from: the Secret the spec names, or a
+generated one written to a Secret the resource owns (and that is deleted with it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..api import GROUP
+from ..api.base import SecretKeySelector
+from .outcome import DependencyNotReady, InvalidInput, InvalidSpec
+from .resource import Context
+
+
+async def resolve_secret(ctx: Context, ref: SecretKeySelector | None, *, owned_name: str,
+                         owned_key: str, identity: dict[str, str],
+                         generate: Callable[[], str],
+                         problem: Callable[[str], str | None]) -> tuple[str, str | None]:
+    """(value, name of the owned Secret or None). Never puts the value in a message."""
+    resource = ctx.resource
+    namespace = resource.namespace
+    assert namespace is not None
+    if ref is not None:
+        secret = await ctx.kube.read_secret(namespace, ref.name)
+        ctx.secret_refs.track(ctx.key, ref.name, secret.resource_version if secret else "")
+        if secret is None:
+            raise DependencyNotReady(f"Secret {namespace}/{ref.name} not found; waiting for "
+                                     "it to be created", woken=True)
+        value = secret.data.get(ref.key)
+        if not value:
+            raise InvalidInput(f"Secret {namespace}/{ref.name} has no key {ref.key!r}")
+        owned = None
+    else:
+        secret = await ctx.kube.read_secret(namespace, owned_name)
+        if secret is not None and resource.uid not in secret.owner_uids:
+            raise InvalidSpec(f"Secret {namespace}/{owned_name} exists and is not owned by this "
+                              f"{resource.kind.kind}: name a Secret in the spec or remove it")
+        if secret is None:
+            value = generate()
+            labels = {f"{GROUP}/owner-kind": resource.kind.kind,
+                      f"{GROUP}/owner-name": resource.name}
+            created = await ctx.kube.create_owned_secret(
+                namespace, owned_name, {**identity, owned_key: value},
+                resource.owner_reference(), labels)
+            if not created:  # another pass made it a moment ago: use that one
+                secret = await ctx.kube.read_secret(namespace, owned_name)
+                if secret is None:
+                    raise DependencyNotReady(f"Secret {namespace}/{owned_name} vanished")
+                value = secret.data.get(owned_key, "")
+        else:
+            ctx.secret_refs.track(ctx.key, owned_name, secret.resource_version)
+            value = secret.data.get(owned_key, "")
+            if not value:
+                raise InvalidInput(f"Secret {namespace}/{owned_name} has no key {owned_key!r}")
+        owned = owned_name
+    reason = problem(value)
+    if reason:
+        source = f"Secret {namespace}/{ref.name if ref else owned_name}"
+        raise InvalidInput(f"{source}: {reason}")
+    return value, owned

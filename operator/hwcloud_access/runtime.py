@@ -1,0 +1,88 @@
+"""The operator's long-lived parts, built once at start-up from its settings."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import kubernetes
+
+from . import metrics
+from .api import ALL_KINDS
+from .cloud import AccountConfig, CloudSession
+from .reconcile.accounts import Accounts, default_account_from_env
+from .reconcile.credentials import Fingerprinter
+from .reconcile.dependencies import Dependencies
+from .reconcile.drift import DriftSweeper
+from .reconcile.engine import Engine
+from .reconcile.kube import Kube, fingerprint_key
+from .reconcile.secret_refs import SecretRefs
+from .reconcile.views import Views
+
+KINDS = {kind.kind: kind for kind in ALL_KINDS}
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    resync_interval: float = 300.0
+    state_namespace: str = "default"
+    fingerprint_secret: str = "hwcloud-access-fingerprint-key"
+    max_concurrency: int = 8  # concurrent calls per VPN server / RocketMQ instance
+
+
+def settings_from_env(env: Mapping[str, str] = os.environ) -> OperatorSettings:
+    """`hwcloud-access run` passes its options to the kopf start-up handler this way."""
+    return OperatorSettings(
+        resync_interval=float(env.get("HWCLOUD_RESYNC_INTERVAL", "300")),
+        state_namespace=env.get("HWCLOUD_STATE_NAMESPACE") or env.get("POD_NAMESPACE")
+        or "default",
+        max_concurrency=int(env.get("HWCLOUD_MAX_CONCURRENCY", "8")),
+    )
+
+
+@dataclass
+class Runtime:
+    kube: Kube
+    accounts: Accounts
+    engine: Engine
+    dependencies: Dependencies
+    drift: DriftSweeper
+    secret_refs: SecretRefs
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start_background(self) -> None:
+        self.tasks.append(asyncio.create_task(self.drift.run(), name="drift-sweep"))
+
+    async def aclose(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.accounts.aclose()
+
+
+async def build_runtime(settings: OperatorSettings) -> Runtime:
+    try:
+        kubernetes.config.load_incluster_config()
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()
+    kube = Kube(kubernetes.client.ApiClient())
+
+    def make_session(config: AccountConfig) -> CloudSession:
+        return CloudSession(config, max_concurrency=settings.max_concurrency,
+                            on_call=metrics.observe_call)
+
+    accounts = Accounts(kube, default_account_from_env(), make_session)
+    key = await fingerprint_key(kube, settings.state_namespace, settings.fingerprint_secret)
+    dependencies = Dependencies(kube)
+    secret_refs = SecretRefs()
+    engine = Engine(accounts=accounts, kube=kube, views=Views(),
+                    fingerprint=Fingerprinter(key), dependencies=dependencies,
+                    secret_refs=secret_refs)
+
+    async def wake(key: tuple[str, str, str], why: str) -> None:
+        await kube.wake(KINDS[key[0]], key[1], key[2], why)
+
+    drift = DriftSweeper(wake, interval=settings.resync_interval)
+    return Runtime(kube, accounts, engine, dependencies, drift, secret_refs)
