@@ -497,7 +497,6 @@ async def batch_create_users(request: web.Request) -> web.Response:
         raise CloudError("VPN_INVALID", "'users' must be a non-empty list")
     if len(rows) > MAX_BATCH:
         raise CloudError("VPN_INVALID", f"at most {MAX_BATCH} users per call")
-    stamp = server.stamper()
     names: set[str] = set()
     ips: set[str] = set()
     created: list[VpnUser] = []
@@ -514,7 +513,8 @@ async def batch_create_users(request: web.Request) -> web.Response:
         if group_id is None:
             result = f"user group {group_name!r} does not exist"
         else:
-            result = _new_user(server, row, group_id, names, ips, stamp)
+            # Each user gets its own created_at: list markers are creation times.
+            result = _new_user(server, row, group_id, names, ips, server.stamper())
         if isinstance(result, str):
             invalid.append(
                 {
