@@ -1,0 +1,99 @@
+"""Authentication against the real emulator: AK/SK signing and IAM tokens (one fetch
+for many calls, refresh on expiry and before it, terminal failures)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from hwcloud_access.cloud import AccountConfig, AuthError, CloudSession
+
+
+def token_account(emu: Any, password: str | None = None) -> AccountConfig:
+    c = emu.config
+    return AccountConfig(region=c.region, project_id=c.project_id, iam_domain=c.iam_domain,
+                         iam_user=c.iam_user, iam_password=password or c.iam_password,
+                         vpn_endpoint=c.url, dms_endpoint=c.url, iam_endpoint=c.url)
+
+
+def aksk_account(emu: Any, secret_key: str | None = None) -> AccountConfig:
+    c = emu.config
+    return AccountConfig(region=c.region, project_id=c.project_id, access_key=c.access_key,
+                         secret_key=secret_key or c.secret_key, vpn_endpoint=c.url,
+                         dms_endpoint=c.url, iam_endpoint=c.url)
+
+
+def calls(emu: Any, operation: str) -> dict[str, int]:
+    return emu.stats()["calls"].get(operation, {})
+
+
+async def test_one_token_for_many_concurrent_calls(fresh_emulator):
+    emu = fresh_emulator()
+    server, instance = emu.config.vpn_server_id, emu.config.instance_id
+    async with CloudSession(token_account(emu)) as s:
+        await asyncio.gather(*(s.vpn.get_server(server) for _ in range(10)),
+                             *(_list_mq(s, instance) for _ in range(10)))
+    assert calls(emu, "issue_token") == {"201": 1}
+    assert calls(emu, "list_vpn_servers") == {"200": 10}
+
+
+async def _list_mq(s: CloudSession, instance: str) -> list[Any]:
+    return [u async for u in s.rocketmq.list_users(instance)]
+
+
+async def test_expired_token_is_refreshed_once_and_the_call_succeeds(fresh_emulator):
+    emu = fresh_emulator()
+    server = emu.config.vpn_server_id
+    async with CloudSession(token_account(emu)) as s:
+        await s.vpn.get_server(server)
+        emu.expire_tokens()
+        found = await s.vpn.get_server(server)
+        assert found.id == server
+        await s.vpn.get_server(server)
+    assert calls(emu, "issue_token") == {"201": 2}
+    assert calls(emu, "list_vpn_servers") == {"200": 3, "401": 1}
+
+
+async def test_short_lived_token_is_renewed_before_it_expires(fresh_emulator):
+    emu = fresh_emulator(token_ttl=2)
+    server = emu.config.vpn_server_id
+    async with CloudSession(token_account(emu)) as s:
+        await s.vpn.get_server(server)
+        await asyncio.sleep(1.3)  # past half the token's life, before its end
+        await s.vpn.get_server(server)
+    assert calls(emu, "issue_token") == {"201": 2}
+    assert calls(emu, "list_vpn_servers") == {"200": 2}  # never refused
+
+
+async def test_wrong_iam_password_is_terminal(fresh_emulator):
+    emu = fresh_emulator()
+    async with CloudSession(token_account(emu, password="Wrong-Pass-999")) as s:
+        with pytest.raises(AuthError) as info:
+            await s.vpn.get_server(emu.config.vpn_server_id)
+    assert "Wrong-Pass-999" not in str(info.value) + repr(info.value)
+    assert calls(emu, "issue_token") == {"401": 1}
+    assert calls(emu, "list_vpn_servers") == {}
+
+
+async def test_aksk_signature_is_accepted_and_a_wrong_key_is_terminal(fresh_emulator):
+    emu = fresh_emulator()
+    server = emu.config.vpn_server_id
+    async with CloudSession(aksk_account(emu)) as s:
+        assert (await s.vpn.get_server(server)).id == server
+    async with CloudSession(aksk_account(emu, secret_key="not-the-secret-key")) as s:
+        with pytest.raises(AuthError) as info:
+            await s.vpn.get_server(server)
+    assert info.value.status == 401 and info.value.code == "APIGW.0301"
+    assert "not-the-secret-key" not in str(info.value)
+    assert calls(emu, "list_vpn_servers") == {"200": 1, "401": 1}  # not retried
+
+
+async def test_token_auth_writes_work(fresh_emulator):
+    emu = fresh_emulator(apply_delay=0)
+    server = emu.config.vpn_server_id
+    async with CloudSession(token_account(emu)) as s:
+        group_id = await s.vpn.create_group(server, name="tok-group", description="via token")
+        assert (await s.vpn.get_group(server, group_id)).description == "via token"
+        await s.vpn.delete_group(server, group_id)
