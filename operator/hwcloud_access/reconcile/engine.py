@@ -177,16 +177,23 @@ class Engine:
                 events.append(Event("Warning", "Drift", f"cloud object {known_id} was deleted "
                                     "outside the cluster; re-creating it"))
             token = client_token(resource.uid, lost)
-            new_id = await self._create(adapter, ctx, desired, token)
-            events.append(Event("Normal", "Created", f"created {adapter.kind.kind} "
-                                f"{adapter.cloud_name(desired)} ({new_id})"))
-            status = {"id": new_id, "pendingChange": self._mark(ctx, "create"),
-                      **self._fingerprint_status(adapter, ctx, desired)}
-            return self._applying("the cloud accepted the create and is applying it", 0,
-                                  status, events)
+            try:
+                new_id = await adapter.create(ctx, desired, token)
+            except AlreadyExistsError:
+                # Someone created it since our listing: adopt it (below) if we can see it.
+                observed = await self._observe(adapter, ctx, desired, fresh=True)
+                if observed is None:
+                    raise
+            else:
+                events.append(Event("Normal", "Created", f"created {adapter.kind.kind} "
+                                    f"{adapter.cloud_name(desired)} ({new_id})"))
+                status = {"id": new_id, "pendingChange": self._mark(ctx, "create"),
+                          **self._fingerprint_status(adapter, ctx, desired)}
+                return self._applying("the cloud accepted the create and is applying it", 0,
+                                      status, events)
 
         cloud_id = adapter.cloud_id(observed)
-        events: list[Event] = []
+        events = []
         adopted = ""
         if known_id != cloud_id:
             adopted = f"adopted existing cloud object {cloud_id}"
@@ -224,16 +231,6 @@ class Engine:
         return Outcome(ready=True, reason=Reason.AVAILABLE, message=message, status=status,
                        events=events, cloud_object=observed, view=adapter.view(ctx, desired))
 
-    async def _create(self, adapter: Adapter, ctx: Context, desired: Any, token: str) -> str:
-        try:
-            return await adapter.create(ctx, desired, token)
-        except AlreadyExistsError:
-            # Someone created it since our listing: look again and adopt it next pass.
-            observed = await self._observe(adapter, ctx, desired, fresh=True)
-            if observed is None:
-                raise
-            return adapter.cloud_id(observed)
-
     def _fingerprint_status(self, adapter: Adapter, ctx: Context, desired: Any) -> dict:
         fingerprint = adapter.credentials_fingerprint(ctx, desired)
         return {} if fingerprint is None else {"credentialsFingerprint": fingerprint}
@@ -270,7 +267,11 @@ class Engine:
         spec = resource.spec()
         ctx = await self._context(resource, spec)
         desired = await adapter.before_delete(ctx, spec)
-        self._claim(adapter, ctx, desired)
+        try:
+            self._claim(adapter, ctx, desired)
+        except InvalidInput as conflict:  # never delete what another resource manages
+            return Outcome(ready=False, reason=Reason.DELETING,
+                           message=f"released without deleting: {conflict.message}")
         observed = await self._observe(adapter, ctx, desired, fresh=True)
         known_id = resource.status.get("id")
         if observed is None:

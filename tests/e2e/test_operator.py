@@ -1,0 +1,348 @@
+"""The operator end to end: real API server, real emulator, `hwcloud-access run` running.
+Each test asserts on the cloud side (emulator state) and the Kubernetes side (conditions)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from hwcloud_access.cloud import AccountConfig, CloudSession
+from tests.support.emulator import EmulatorProcess
+from tests.support.operator import condition, wait_for, wait_ready, wait_reason
+from tests.support.testbed import Testbed
+
+API = "access.hwcloud.dev/v1alpha1"
+SERVER = "6f1c1e2a-8d0b-4c59-9b0e-3c2a7f5d9a01"
+INSTANCE = "11a2b3c4-d5e6-4f70-8192-a3b4c5d6e7f8"
+
+
+@pytest.fixture
+def stack(operator_stack, namespace):
+    testbed, emulator, operator = operator_stack
+    emulator.clear_faults()
+    return testbed, emulator, operator, namespace
+
+
+def group(name: str, cloud_name: str, **spec: Any) -> dict:
+    return {"apiVersion": API, "kind": "VpnUserGroup", "metadata": {"name": name},
+            "spec": {"vpnServerId": SERVER, "name": cloud_name, **spec}}
+
+
+def user(name: str, cloud_name: str, **spec: Any) -> dict:
+    return {"apiVersion": API, "kind": "VpnUser", "metadata": {"name": name},
+            "spec": {"vpnServerId": SERVER, "name": cloud_name, **spec}}
+
+
+def mq_user(name: str, access_key: str, **spec: Any) -> dict:
+    return {"apiVersion": API, "kind": "MqUser", "metadata": {"name": name},
+            "spec": {"instanceId": INSTANCE, "accessKey": access_key, **spec}}
+
+
+def secret(name: str, **data: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+            "type": "Opaque", "stringData": data}
+
+
+def cloud_users(emulator: EmulatorProcess, name: str) -> list[dict]:
+    return [u for u in emulator.vpn_state()["users"] if u["name"] == name]
+
+
+def cloud_groups(emulator: EmulatorProcess, name: str) -> list[dict]:
+    return [g for g in emulator.vpn_state()["groups"] if g["name"] == name]
+
+
+def cloud_mq(emulator: EmulatorProcess, access_key: str) -> list[dict]:
+    return [u for u in emulator.mq_state()["users"] if u["access_key"] == access_key]
+
+
+def events(testbed: Testbed, namespace: str, name: str) -> list[str]:
+    out = testbed.kubectl("get", "events", "-n", namespace, "--field-selector",
+                          f"involvedObject.name={name}", "-o",
+                          "jsonpath={range .items[*]}{.reason}{'\\n'}{end}").stdout
+    return out.split()
+
+
+def read_secret(testbed: Testbed, namespace: str, name: str) -> dict[str, str]:
+    obj = testbed.get("secret", name, namespace)
+    assert obj is not None, f"Secret {name} missing"
+    return {k: base64.b64decode(v).decode() for k, v in obj["data"].items()}
+
+
+def out_of_band(emulator: EmulatorProcess, call) -> Any:
+    """Runs `call(session)` with a cloud session of its own: a change made outside the cluster."""
+    info = emulator.config
+    account = AccountConfig(region=info.region, project_id=info.project_id,
+                            access_key=SecretStr(info.access_key),
+                            secret_key=SecretStr(info.secret_key),
+                            vpn_endpoint=emulator.url, dms_endpoint=emulator.url)
+
+    async def run() -> Any:
+        async with CloudSession(account) as session:
+            return await call(session)
+
+    return asyncio.run(run())
+
+
+def test_seed_flow_vpn_group_and_users(stack) -> None:
+    testbed, emulator, _, ns = stack
+    testbed.apply(group("devs", f"devs-{ns}", description="developers"), ns)
+    testbed.apply(user("alice", f"alice-{ns}", groupRef={"name": "devs"},
+                       description="Alice"), ns)
+    testbed.apply(secret("bob-pw", password="Correct-Horse-42"), ns)
+    testbed.apply(user("bob", f"bob-{ns}", groupRef={"name": "devs"}, staticIp="172.16.0.21",
+                       passwordSecretRef={"name": "bob-pw", "key": "password"}), ns)
+
+    g = wait_ready(testbed, "VpnUserGroup", "devs", ns)
+    alice = wait_ready(testbed, "VpnUser", "alice", ns)
+    bob = wait_ready(testbed, "VpnUser", "bob", ns)
+
+    [cloud_group] = cloud_groups(emulator, f"devs-{ns}")
+    assert g["status"]["id"] == cloud_group["id"]
+    assert g["status"]["type"] == "Custom"
+    [cloud_alice] = cloud_users(emulator, f"alice-{ns}")
+    assert cloud_alice["user_group_id"] == cloud_group["id"]
+    assert cloud_alice["description"] == "Alice"
+    assert alice["status"]["userGroupName"] == f"devs-{ns}"
+    assert alice["status"]["id"] == cloud_alice["id"]
+    # the generated password is in a Secret the VpnUser owns, and the cloud accepts it
+    generated = alice["status"]["credentialsSecret"]
+    data = read_secret(testbed, ns, generated)
+    assert data["username"] == f"alice-{ns}"
+    assert emulator.check_password(f"alice-{ns}", data["password"])
+    owner = testbed.get("secret", generated, ns)["metadata"]["ownerReferences"][0]
+    assert owner["kind"] == "VpnUser" and owner["uid"] == alice["metadata"]["uid"]
+    assert emulator.check_password(f"bob-{ns}", "Correct-Horse-42")
+    [cloud_bob] = cloud_users(emulator, f"bob-{ns}")
+    assert cloud_bob["static_ip"] == "172.16.0.21"
+    assert "credentialsSecret" not in bob["status"] or bob["status"]["credentialsSecret"] is None
+    assert "Created" in events(testbed, ns, "alice")
+    conditions = {c["type"]: c for c in alice["status"]["conditions"]}
+    assert conditions["Synced"]["status"] == "True"
+    assert conditions["Ready"]["reason"] == "Available"
+
+
+def test_seed_flow_mq_user(stack) -> None:
+    testbed, emulator, _, ns = stack
+    ak = f"svc_{ns.replace('-', '_')}"
+    testbed.apply(mq_user("orders", ak, whiteRemoteAddress="10.0.0.0/8",
+                          defaultTopicPerm="SUB", defaultGroupPerm="SUB",
+                          topicPerms=[{"name": "orders", "perm": "PUB|SUB"}],
+                          groupPerms=[{"name": "orders-consumers", "perm": "SUB"}]), ns)
+    obj = wait_ready(testbed, "MqUser", "orders", ns)
+    [cloud] = cloud_mq(emulator, ak)
+    assert cloud["white_remote_address"] == "10.0.0.0/8"
+    assert cloud["topic_perms"] == [{"name": "orders", "perm": "PUB|SUB"}]
+    assert cloud["group_perms"] == [{"name": "orders-consumers", "perm": "SUB"}]
+    assert obj["status"]["id"] == ak
+    data = read_secret(testbed, ns, obj["status"]["credentialsSecret"])
+    assert data["accessKey"] == ak
+    assert emulator.check_mq_secret(ak, data["secretKey"])
+
+
+def test_update_every_mutable_field(stack) -> None:
+    testbed, emulator, _, ns = stack
+    testbed.apply(group("g1", f"g1-{ns}"), ns)
+    testbed.apply(group("g2", f"g2-{ns}"), ns)
+    testbed.apply(user("u", f"u-{ns}", groupRef={"name": "g1"}), ns)
+    ak = f"upd_{ns.replace('-', '_')}"
+    testbed.apply(mq_user("m", ak), ns)
+    for kind, name in (("VpnUserGroup", "g1"), ("VpnUserGroup", "g2"), ("VpnUser", "u"),
+                       ("MqUser", "m")):
+        wait_ready(testbed, kind, name, ns)
+
+    testbed.apply(group("g1", f"g1-{ns}", description="changed"), ns)
+    testbed.apply(user("u", f"u-{ns}", groupRef={"name": "g2"}, description="moved",
+                       staticIp="172.16.3.4"), ns)
+    testbed.apply(mq_user("m", ak, admin=True, whiteRemoteAddress="192.168.0.0/16",
+                          defaultTopicPerm="PUB", defaultGroupPerm="SUB",
+                          topicPerms=[{"name": "t1", "perm": "SUB"}],
+                          groupPerms=[{"name": "c1", "perm": "DENY"}]), ns)
+    wait_ready(testbed, "VpnUserGroup", "g1", ns)
+    u = wait_ready(testbed, "VpnUser", "u", ns)
+    wait_ready(testbed, "MqUser", "m", ns)
+
+    assert cloud_groups(emulator, f"g1-{ns}")[0]["description"] == "changed"
+    [cloud_user] = cloud_users(emulator, f"u-{ns}")
+    assert cloud_user["description"] == "moved"
+    assert cloud_user["static_ip"] == "172.16.3.4"
+    assert cloud_user["user_group_name"] == f"g2-{ns}"
+    assert u["status"]["userGroupName"] == f"g2-{ns}"
+    [cloud] = cloud_mq(emulator, ak)
+    assert cloud["admin"] is True and cloud["default_topic_perm"] == "PUB"
+    assert cloud["white_remote_address"] == "192.168.0.0/16"
+    assert cloud["topic_perms"] == [{"name": "t1", "perm": "SUB"}]
+    assert "Updated" in events(testbed, ns, "u")
+
+
+def test_delete_and_orphan(stack) -> None:
+    testbed, emulator, _, ns = stack
+    testbed.apply(user("gone", f"gone-{ns}"), ns)
+    testbed.apply(user("kept", f"kept-{ns}", deletionPolicy="Orphan"), ns)
+    gone = wait_ready(testbed, "VpnUser", "gone", ns)
+    wait_ready(testbed, "VpnUser", "kept", ns)
+    testbed.kubectl("delete", "vpnuser", "gone", "kept", "-n", ns, "--timeout=60s")
+    assert cloud_users(emulator, f"gone-{ns}") == []
+    assert len(cloud_users(emulator, f"kept-{ns}")) == 1
+    # the generated Secret goes with its owner (garbage collector)
+    wait_for(lambda: testbed.get("secret", gone["status"]["credentialsSecret"], ns) is None,
+             30, what="owned Secret garbage-collected")
+
+
+def test_group_with_users_waits_for_them_before_deleting(stack) -> None:
+    testbed, emulator, _, ns = stack
+    testbed.apply(group("team", f"team-{ns}"), ns)
+    testbed.apply(user("member", f"member-{ns}", groupRef={"name": "team"}), ns)
+    wait_ready(testbed, "VpnUser", "member", ns)
+    testbed.kubectl("delete", "vpnusergroup", "team", "-n", ns, "--wait=false")
+    wait_reason(testbed, "VpnUserGroup", "team", ns, "DependencyNotReady")
+    assert len(cloud_groups(emulator, f"team-{ns}")) == 1
+    testbed.kubectl("delete", "vpnuser", "member", "-n", ns, "--timeout=60s")
+    wait_for(lambda: testbed.get("VpnUserGroup", "team", ns) is None, 90,
+             what="group deleted after its users")
+    assert cloud_groups(emulator, f"team-{ns}") == []
+
+
+def test_adoption_of_an_existing_cloud_object(stack) -> None:
+    testbed, emulator, _, ns = stack
+    existing = out_of_band(emulator, lambda s: s.vpn.create_group(
+        SERVER, name=f"legacy-{ns}", description="made by hand",
+        client_token="11111111-2222-4333-8444-" + ns[-10:].rjust(12, "0")))
+    emulator.apply_now()
+    testbed.apply(group("legacy", f"legacy-{ns}", description="made by hand"), ns)
+    obj = wait_ready(testbed, "VpnUserGroup", "legacy", ns)
+    assert obj["status"]["id"] == existing
+    assert len(cloud_groups(emulator, f"legacy-{ns}")) == 1
+    assert "adopted" in condition(obj)["message"]
+    assert "Adopted" in events(testbed, ns, "legacy")
+
+
+def test_lost_create_answer_leaves_no_duplicate(stack) -> None:
+    testbed, emulator, _, ns = stack
+    emulator.set_faults(drop_next=1, drop_operations=["create_user"])
+    testbed.apply(user("lost", f"lost-{ns}"), ns)
+    wait_ready(testbed, "VpnUser", "lost", ns)
+    assert len(cloud_users(emulator, f"lost-{ns}")) == 1
+    assert emulator.faults()["drop_next"] == 0  # the fault did fire
+
+
+def test_drift_deleted_and_changed_outside(stack) -> None:
+    testbed, emulator, _, ns = stack
+    testbed.apply(user("drifty", f"drifty-{ns}", description="desired"), ns)
+    first = wait_ready(testbed, "VpnUser", "drifty", ns)["status"]["id"]
+
+    out_of_band(emulator, lambda s: s.vpn.update_user(SERVER, first, description="tampered"))
+    wait_for(lambda: cloud_users(emulator, f"drifty-{ns}")[0]["description"] == "desired",
+             30, what="description put back")
+
+    out_of_band(emulator, lambda s: s.vpn.delete_user(SERVER, first))
+    emulator.apply_now()
+    second = wait_for(lambda: (c := cloud_users(emulator, f"drifty-{ns}")) and c[0]["id"], 30,
+                      what="user re-created")
+    assert second != first
+    wait_for(lambda: (o := testbed.get("VpnUser", "drifty", ns))
+             and o["status"].get("id") == second and condition(o).get("status") == "True", 30,
+             what="status follows the re-created user")
+    assert "Drift" in events(testbed, ns, "drifty")
+
+
+def test_busy_storm_converges_without_duplicates(stack) -> None:
+    testbed, emulator, _, ns = stack
+    emulator.set_config(queue_capacity=3)
+    try:
+        names = [f"storm{i}" for i in range(15)]
+        testbed.apply({"apiVersion": "v1", "kind": "List", "items": [
+            user(n, f"{n}-{ns}") for n in names]}, ns)
+        for n in names:
+            wait_ready(testbed, "VpnUser", n, ns, timeout=120)
+            assert len(cloud_users(emulator, f"{n}-{ns}")) == 1
+    finally:
+        emulator.set_config(queue_capacity=10)
+
+
+def test_password_rotation(stack) -> None:
+    testbed, emulator, _, ns = stack
+    testbed.apply(secret("rot-pw", password="First-Pass-123"), ns)
+    testbed.apply(user("rot", f"rot-{ns}",
+                       passwordSecretRef={"name": "rot-pw", "key": "password"}), ns)
+    wait_ready(testbed, "VpnUser", "rot", ns)
+    assert emulator.check_password(f"rot-{ns}", "First-Pass-123")
+    testbed.apply(secret("rot-pw", password="Second-Pass-456"), ns)
+    wait_for(lambda: emulator.check_password(f"rot-{ns}", "Second-Pass-456"), 30,
+             what="password reset in the cloud")
+    assert "CredentialsRotated" in wait_for(lambda: events(testbed, ns, "rot")
+                                           if "CredentialsRotated" in events(testbed, ns, "rot")
+                                           else None, 10)
+
+
+def test_invalid_password_in_secret_makes_no_cloud_call(stack) -> None:
+    testbed, emulator, _, ns = stack
+    emulator.reset_stats()
+    testbed.apply(secret("weak", password="short"), ns)
+    testbed.apply(user("weak", f"weak-{ns}",
+                       passwordSecretRef={"name": "weak", "key": "password"}), ns)
+    obj = wait_reason(testbed, "VpnUser", "weak", ns, "InvalidSpec")
+    assert "8 to 32" in condition(obj)["message"]
+    assert "short" not in condition(obj)["message"]
+    time.sleep(1)
+    assert "create_user" not in emulator.stats()["calls"]
+    assert cloud_users(emulator, f"weak-{ns}") == []
+
+
+def test_missing_secret_then_created(stack) -> None:
+    testbed, emulator, _, ns = stack
+    testbed.apply(user("late", f"late-{ns}",
+                       passwordSecretRef={"name": "late-pw", "key": "password"}), ns)
+    obj = wait_reason(testbed, "VpnUser", "late", ns, "DependencyNotReady")
+    assert "late-pw" in condition(obj)["message"]
+    testbed.apply(secret("late-pw", password="Finally-Here-1"), ns)
+    wait_ready(testbed, "VpnUser", "late", ns)
+    assert emulator.check_password(f"late-{ns}", "Finally-Here-1")
+
+
+def test_user_created_before_its_group(stack) -> None:
+    testbed, emulator, _, ns = stack
+    testbed.apply(user("early", f"early-{ns}", groupRef={"name": "later"}), ns)
+    wait_reason(testbed, "VpnUser", "early", ns, "DependencyNotReady")
+    assert cloud_users(emulator, f"early-{ns}") == []
+    testbed.apply(group("later", f"later-{ns}"), ns)
+    obj = wait_ready(testbed, "VpnUser", "early", ns)
+    assert obj["status"]["userGroupName"] == f"later-{ns}"
+
+
+def test_paused_and_observe(stack) -> None:
+    testbed, emulator, _, ns = stack
+    paused = user("paused", f"paused-{ns}")
+    paused["metadata"]["annotations"] = {"access.hwcloud.dev/paused": "true"}
+    testbed.apply(paused, ns)
+    wait_for(lambda: condition(testbed.get("VpnUser", "paused", ns), "Synced")
+             .get("reason") == "ReconcilePaused", 30, what="paused")
+    assert cloud_users(emulator, f"paused-{ns}") == []
+
+    testbed.apply(group("watched", f"nothing-{ns}", managementPolicy="Observe"), ns)
+    wait_reason(testbed, "VpnUserGroup", "watched", ns, "NotFound")
+    assert cloud_groups(emulator, f"nothing-{ns}") == []
+
+    paused["metadata"]["annotations"] = {"access.hwcloud.dev/paused": "false"}
+    testbed.apply(paused, ns)
+    wait_ready(testbed, "VpnUser", "paused", ns)
+
+
+def test_operator_killed_in_the_middle_of_a_create(stack, tmp_path) -> None:
+    testbed, emulator, operator, ns = stack
+    emulator.set_config(apply_delay=3.0)
+    try:
+        testbed.apply(user("crash", f"crash-{ns}"), ns)
+        wait_for(lambda: any(p.get("name") == f"crash-{ns}"
+                             for p in emulator.vpn_state()["pending"]), 20,
+                 interval=0.05, what="create accepted")
+        operator.kill()
+        operator.start()
+        wait_ready(testbed, "VpnUser", "crash", ns)
+        assert len(cloud_users(emulator, f"crash-{ns}")) == 1
+    finally:
+        emulator.set_config(apply_delay=0.3)
