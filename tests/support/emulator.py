@@ -256,11 +256,14 @@ class EmulatorProcess:
         return self._admin("PUT", "/faults", changes)
 
     def clear_faults(self) -> dict[str, Any]:
+        """No faults at all; statuses and drop operations back to the documented defaults."""
         return self.set_faults(
             error_rate=0.0,
+            error_statuses=[500, 503],
             latency=0.0,
             busy_rate=0.0,
             drop_rate=0.0,
+            drop_operations=["create_user", "create_group", "batch_create_users", "create_mq_user"],
             throttle_rate=0.0,
             fail_next=0,
             drop_next=0,
