@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import main as demo_main
 
-    return demo_main([])
+    return demo_main(["--keep"] if args.keep else [])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.set_defaults(func=_run)
 
     demo_cmd = sub.add_parser("demo", help="run the whole product locally (make demo)")
+    demo_cmd.add_argument("--keep", action="store_true", help="keep everything running")
     demo_cmd.set_defaults(func=_demo)
 
     sub.add_parser("emulator", help="run the local Huawei Cloud emulator (see --help)",

@@ -1,17 +1,27 @@
 """`hwcloud-access demo`: the whole product on this machine, from a repository checkout.
 
-Starts the test bed API server (tools/testbed), installs the CRDs, applies every example,
-and prints `kubectl get hwcloud`. Run from the repository root (`make demo`).
+Starts the test bed API server (tools/testbed), installs the CRDs, starts the emulator on
+port 8930 (examples/huaweicloudaccount.yaml points there) and the operator with the
+emulator as its default account, applies every example, waits until all are Ready and
+prints `kubectl get hwcloud -A`. Everything is stopped at the end unless --keep is given.
+Run from the repository root (`make demo`).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import yaml
+
+EMULATOR_PORT = 8930
+EMULATOR_URL = f"http://127.0.0.1:{EMULATOR_PORT}"
+KINDS = "vpnusergroups,vpnusers,mqusers,huaweicloudaccounts"
 
 
 class Demo:
@@ -21,13 +31,14 @@ class Demo:
         self.testbed_dir = state / "testbed"
         self.env = {**os.environ, "KUBECONFIG": str(self.testbed_dir / "kubeconfig"),
                     "KUBECACHEDIR": str(state / "kube-cache")}
+        self.children: list[subprocess.Popen[bytes]] = []
 
     def step(self, message: str) -> None:
         print(f"==> {message}", flush=True)
 
-    def kubectl(self, *args: str, input: str | None = None) -> str:
+    def kubectl(self, *args: str) -> str:
         result = subprocess.run([str(self.testbed_dir / "bin" / "kubectl"), *args], env=self.env,
-                                input=input, text=True, capture_output=True)
+                                text=True, capture_output=True)
         if result.returncode != 0:
             raise SystemExit(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
         return result.stdout
@@ -36,33 +47,85 @@ class Demo:
         subprocess.run([str(self.root / "tools" / "testbed"), action, "--dir",
                         str(self.testbed_dir)], check=True)
 
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        log = open(self.state / f"{name}.log", "wb")  # noqa: SIM115 - owned by the child
+        self.children.append(subprocess.Popen(argv, env=env, stdout=log,
+                                               stderr=subprocess.STDOUT))
+
     def examples(self) -> list[Path]:
         """Example files holding Kubernetes objects (examples/emulator.yaml is a config)."""
         return [p for p in sorted((self.root / "examples").glob("*.yaml"))
                 if any(d and "kind" in d for d in yaml.safe_load_all(p.read_text()))]
 
-    def run(self) -> None:
+    def start_emulator(self) -> None:
+        self.spawn("emulator", [sys.executable, "-m", "hwcloud_access.emulator", "--port",
+                                str(EMULATOR_PORT)], self.env)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{EMULATOR_URL}/_emulator/state", timeout=1).close()
+                return
+            except OSError:
+                if self.children[-1].poll() is not None:
+                    break
+                time.sleep(0.2)
+        raise SystemExit(f"the emulator did not start (is port {EMULATOR_PORT} free?); see "
+                         f"{self.state / 'emulator.log'}")
+
+    def start_operator(self) -> None:
+        env = {**self.env, "HW_REGION_NAME": "cn-north-4",
+               "HW_PROJECT_ID": "0a1b2c3d4e5f40718293a4b5c6d7e8f9",
+               "HW_ACCESS_KEY": "HWEMULATORAK00000001",
+               "HW_SECRET_KEY": "emulatorSecretKey0000000000000000000000001",
+               "HW_VPN_ENDPOINT": EMULATOR_URL, "HW_DMS_ENDPOINT": EMULATOR_URL,
+               "HW_IAM_ENDPOINT": EMULATOR_URL}
+        self.spawn("operator", [sys.executable, "-m", "hwcloud_access.cli", "run", "-A",
+                                "--metrics-port", "9464"], env)
+
+    def run(self, keep: bool) -> None:
+        self.state.mkdir(exist_ok=True)
         self.step("starting the test bed API server")
         self.testbed("down")
         self.testbed("up")
-        self.step("installing the CRDs")
-        crds = str(self.root / "deploy" / "crds")
-        self.kubectl("apply", "-f", crds)
-        self.kubectl("wait", "--for=condition=Established", "-f", crds)
-        self.kubectl("api-resources")
-        self.step("applying the examples")
-        for path in self.examples():
-            print(self.kubectl("apply", "-f", str(path)), end="")
-        self.step("kubectl get hwcloud")
-        print(self.kubectl("get", "hwcloud", "-A"))
-        print("The operator is not part of this build yet: the resources are stored, not "
-              "reconciled.")
-        self.testbed("down")
+        try:
+            self.step("installing the CRDs")
+            crds = str(self.root / "deploy" / "crds")
+            self.kubectl("apply", "-f", crds)
+            self.kubectl("wait", "--for=condition=Established", "-f", crds)
+            self.kubectl("api-resources")
+            self.step(f"starting the emulator on {EMULATOR_URL} and the operator "
+                      f"(logs in {self.state})")
+            self.start_emulator()
+            self.start_operator()
+            self.step("applying the examples")
+            for path in self.examples():
+                print(self.kubectl("apply", "-f", str(path)), end="")
+            self.step("waiting until every resource is Ready")
+            self.kubectl("wait", "--for=condition=Ready", KINDS, "--all", "-A",
+                         "--timeout=180s")
+            self.step("kubectl get hwcloud -A")
+            print(self.kubectl("get", "hwcloud", "-A"))
+            if keep:
+                print(f"still running: eval \"$(tools/testbed env --dir {self.testbed_dir})\"; "
+                      "stop with Ctrl-C")
+                self.children[0].wait()
+        finally:
+            for child in self.children:
+                child.terminate()
+            for child in self.children:
+                child.wait(15)
+            self.testbed("down")
 
 
 def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="hwcloud-access demo")
+    parser.add_argument("--keep", action="store_true", help="keep everything running")
+    args = parser.parse_args(argv)
     root = Path.cwd()
     if not (root / "tools" / "testbed").exists():
         sys.exit("run the demo from the repository root (make demo)")
-    Demo(root, root / ".demo").run()
+    try:
+        Demo(root, root / ".demo").run(args.keep)
+    except KeyboardInterrupt:
+        pass
     return 0
