@@ -23,7 +23,7 @@ from hwcloud_access.emulator.gateway import EMULATOR_KEY, gateway
 log = logging.getLogger("hwcloud_access.emulator")
 
 SETTLE_INTERVAL = 0.05
-SAVE_DEBOUNCE = 0.5
+SAVE_DEBOUNCE = 1.0
 STATE_FILE_KEY: web.AppKey[str | None] = web.AppKey("state_file", str)
 
 

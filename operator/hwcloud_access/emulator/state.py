@@ -19,7 +19,7 @@ list that the list calls page through, which is cached until an object is added 
 from __future__ import annotations
 
 import uuid
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -89,24 +89,47 @@ def _in_order(records: dict[str, Any], keys: Any) -> tuple[list[str], list[str]]
 
 
 class _Ordered:
-    """A cached (created_at stamps, keys) pair in creation order for one dict of records.
+    """(created_at stamps, keys) in creation order for one dict of records, kept up to date.
 
     Stamps strictly increase with creation order (see ``Stamper``), so the stamp list is
-    sorted and a list marker (the last stamp of the previous page) is found by bisection.
+    sorted: a list marker (the last stamp of the previous page) is found by bisection, a new
+    record (always the newest) is appended, a removed one is found by bisection too.
     """
 
-    __slots__ = ("_cache",)
+    __slots__ = ("_stamps", "_keys", "_valid")
 
     def __init__(self) -> None:
-        self._cache: tuple[list[str], list[str]] | None = None
+        self._stamps: list[str] = []
+        self._keys: list[str] = []
+        self._valid = False
 
     def invalidate(self) -> None:
-        self._cache = None
+        self._valid = False
+
+    def added(self, record: Any, key: str) -> None:
+        if not self._valid:
+            return
+        if self._stamps and record.created_at <= self._stamps[-1]:
+            self._valid = False  # out of order (only when loading odd data): rebuild
+            return
+        self._stamps.append(record.created_at)
+        self._keys.append(key)
+
+    def removed(self, record: Any, key: str) -> None:
+        if not self._valid:
+            return
+        i = bisect_left(self._stamps, record.created_at)
+        if i < len(self._keys) and self._keys[i] == key:
+            del self._stamps[i]
+            del self._keys[i]
+        else:
+            self._valid = False
 
     def get(self, records: dict[str, Any]) -> tuple[list[str], list[str]]:
-        if self._cache is None:
-            self._cache = _in_order(records, records.keys())
-        return self._cache
+        if not self._valid:
+            self._stamps, self._keys = _in_order(records, records.keys())
+            self._valid = True
+        return self._stamps, self._keys
 
 
 class VpnView:
@@ -146,7 +169,7 @@ class VpnView:
     def put_user(self, user: VpnUser) -> None:
         old = self.users.get(user.id)
         if old is None:
-            self._user_order.invalidate()
+            self._user_order.added(user, user.id)
         else:
             self._unindex_user(old)
         self.users[user.id] = user
@@ -159,12 +182,12 @@ class VpnView:
         user = self.users.pop(user_id, None)
         if user is not None:
             self._unindex_user(user)
-            self._user_order.invalidate()
+            self._user_order.removed(user, user_id)
 
     def put_group(self, group: VpnGroup) -> None:
         old = self.groups.get(group.id)
         if old is None:
-            self._group_order.invalidate()
+            self._group_order.added(group, group.id)
         else:
             _drop_index(self.group_by_name, old.name, old.id)
         self.groups[group.id] = group
@@ -175,7 +198,7 @@ class VpnView:
         group = self.groups.pop(group_id, None)
         if group is not None:
             _drop_index(self.group_by_name, group.name, group.id)
-            self._group_order.invalidate()
+            self._group_order.removed(group, group_id)
             if not self.members.get(group_id):
                 self.members.pop(group_id, None)
 
@@ -203,11 +226,12 @@ class MqView:
         kind, payload = op
         if kind == "put_mq":
             if payload.access_key not in self.users:
-                self._order.invalidate()
+                self._order.added(payload, payload.access_key)
             self.users[payload.access_key] = payload
         elif kind == "del_mq":
-            if self.users.pop(payload, None) is not None:
-                self._order.invalidate()
+            old = self.users.pop(payload, None)
+            if old is not None:
+                self._order.removed(old, payload)
         else:  # pragma: no cover - programming error
             raise ValueError(f"unknown op {kind}")
 
