@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from tests.support.testbed import ROOT, Testbed
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-
-from hwcloud_access.cloud import AccountConfig, CloudSession
 from tests.support.emulator import EmulatorProcess
 from tests.support.operator import condition, wait_for, wait_ready, wait_reason
 from tests.support.testbed import Testbed
+
+from hwcloud_access.cloud import AccountConfig, CloudSession
 
 API = "access.hwcloud.dev/v1alpha1"
 SERVER = "6f1c1e2a-8d0b-4c59-9b0e-3c2a7f5d9a01"

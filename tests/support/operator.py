@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.support.emulator import EmulatorProcess
 from tests.support.testbed import Testbed
 

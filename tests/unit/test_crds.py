@@ -43,11 +43,11 @@ def test_every_spec_field_has_a_description() -> None:
 
         def walk(node: dict, path: str) -> None:
             for name, sub in node.get("properties", {}).items():
-                assert sub.get("description"), f"{kind.kind}{path}.{name} has no description"
+                assert sub.get("description"), f"{path}.{name} has no description"
                 walk(sub, f"{path}.{name}")
                 walk(sub.get("items", {}), f"{path}.{name}[]")
 
-        walk(schema, ".spec")
+        walk(schema, f"{kind.kind}.spec")
 
 
 def test_cli_prints_all_crds(capsys) -> None:
