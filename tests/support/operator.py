@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.emulator import EmulatorProcess
+from tests.support.emulator import EmulatorProcess, free_port
 from tests.support.testbed import Testbed
 
 GROUP = "access.hwcloud.dev"
@@ -39,6 +39,8 @@ class OperatorProcess:
         self.log_path = log_path
         self.args = list(args)
         self.process: subprocess.Popen[bytes] | None = None
+        self.metrics_url = ""
+        self.liveness_url = ""
 
     def start(self) -> OperatorProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
@@ -116,8 +118,13 @@ def operator_stack(crds: Testbed, tmp_path_factory: pytest.TempPathFactory
     """Test bed + CRDs + an emulator (apply_delay 0.3 s) + the operator (resync 3 s)."""
     emulator = EmulatorProcess({"apply_delay": 0.3, "queue_capacity": 10}).start()
     logs = tmp_path_factory.mktemp("operator")
-    operator = OperatorProcess(operator_env(crds, emulator), logs / "operator.log",
-                               "-A", "--resync-interval", "3").start()
+    metrics, liveness = free_port(), free_port()
+    operator = OperatorProcess(
+        operator_env(crds, emulator), logs / "operator.log", "-A", "--resync-interval", "3",
+        "--metrics-port", str(metrics), "--liveness", f"http://127.0.0.1:{liveness}/healthz")
+    operator.metrics_url = f"http://127.0.0.1:{metrics}/metrics"
+    operator.liveness_url = f"http://127.0.0.1:{liveness}/healthz"
+    operator.start()
     try:
         yield crds, emulator, operator
     finally:
