@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -128,3 +129,23 @@ def test_module_entry_point_runs() -> None:
         check=True,
     )
     assert "project_id: 0a1b2c3d4e5f40718293a4b5c6d7e8f9" in result.stdout
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_example_file_is_the_documented_defaults() -> None:
+    config = load_config(ROOT / "examples" / "emulator.yaml")
+    assert config == load_config(None)
+    shown = yaml.safe_load((ROOT / "examples" / "emulator.yaml").read_text())
+    assert set(shown) == set(DEFAULTS)
+    assert set(shown["faults"]) == set(DEFAULTS["faults"])
+
+
+def test_every_config_key_is_documented() -> None:
+    doc = (ROOT / "docs" / "emulator.md").read_text()
+    for key, value in DEFAULTS.items():
+        assert f"`{key}`" in doc, key
+        if isinstance(value, dict):
+            for sub in value:
+                assert f"`{key}.{sub}`" in doc, f"{key}.{sub}"

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from hwcloud_access.emulator import clock, signing
 from hwcloud_access.emulator.core import DropConnection, Emulator, Identity
-from hwcloud_access.emulator.errors import BUSY_CODES, CloudError
+from hwcloud_access.emulator.errors import BUSY_CODES, CloudError, injected_error
 from hwcloud_access.emulator.operations import UNKNOWN, service_of
 
 log = logging.getLogger("hwcloud_access.emulator")
@@ -118,12 +118,19 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     except CloudError as exc:
         response = _json_error(exc, request_id)
         busy = exc.code in BUSY_CODES
+    except web.HTTPException:
+        raise
     except DropConnection:
         emu.stats.record(operation, "dropped")
         log.debug("dropping the answer to %s on purpose", operation)
         if request.transport is not None:
             request.transport.abort()
         raise asyncio.CancelledError() from None
+    except Exception as exc:  # a bug in the emulator: answer like the service's own 500
+        log.error("internal error in %s: %s", operation, type(exc).__name__, exc_info=exc)
+        error = injected_error(500, service)
+        response = _json_error(error, request_id)
+        busy = False
     emu.stats.record(operation, response.status, busy)
     response.headers.setdefault("X-Request-Id", request_id)
     return response
