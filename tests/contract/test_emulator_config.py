@@ -149,3 +149,10 @@ def test_every_config_key_is_documented() -> None:
         if isinstance(value, dict):
             for sub in value:
                 assert f"`{key}.{sub}`" in doc, f"{key}.{sub}"
+
+
+def test_unreadable_state_file_exits_2(tmp_path, capsys) -> None:
+    state = tmp_path / "broken.json"
+    state.write_text("{not json")
+    assert emulator_main.main(["--port", "0", "--state-file", str(state)]) == 2
+    assert "cannot load the state file" in capsys.readouterr().err

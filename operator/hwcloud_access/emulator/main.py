@@ -71,11 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from hwcloud_access.emulator.persistence import StateFileError
     from hwcloud_access.emulator.server import serve
 
     emulator = Emulator(config, seed=args.seed)
     try:
         asyncio.run(serve(emulator, args.host, args.port, config.state_file))
+    except StateFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"error: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -197,13 +197,20 @@ def save(emu: Emulator, path: str | os.PathLike[str]) -> None:
     emu.dirty = False
 
 
+class StateFileError(Exception):
+    """The state file exists but cannot be read back."""
+
+
 def load(emu: Emulator, path: str | os.PathLike[str]) -> bool:
     """Load the state file if it exists; returns whether it did."""
     target = Path(path)
     if not target.exists():
         return False
-    with target.open(encoding="utf-8") as handle:
-        data = json.load(handle)
-    restore(emu, data)
+    try:
+        with target.open(encoding="utf-8") as handle:
+            data = json.load(handle)
+        restore(emu, data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StateFileError(f"cannot load the state file {target}: {exc}") from None
     log.info("loaded emulator state from %s", target)
     return True
