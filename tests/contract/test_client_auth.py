@@ -7,26 +7,9 @@ import asyncio
 from typing import Any
 
 import pytest
+from tests.support.cloud import aksk_account, calls, token_account
 
-from hwcloud_access.cloud import AccountConfig, AuthError, CloudSession
-
-
-def token_account(emu: Any, password: str | None = None) -> AccountConfig:
-    c = emu.config
-    return AccountConfig(region=c.region, project_id=c.project_id, iam_domain=c.iam_domain,
-                         iam_user=c.iam_user, iam_password=password or c.iam_password,
-                         vpn_endpoint=c.url, dms_endpoint=c.url, iam_endpoint=c.url)
-
-
-def aksk_account(emu: Any, secret_key: str | None = None) -> AccountConfig:
-    c = emu.config
-    return AccountConfig(region=c.region, project_id=c.project_id, access_key=c.access_key,
-                         secret_key=secret_key or c.secret_key, vpn_endpoint=c.url,
-                         dms_endpoint=c.url, iam_endpoint=c.url)
-
-
-def calls(emu: Any, operation: str) -> dict[str, int]:
-    return emu.stats()["calls"].get(operation, {})
+from hwcloud_access.cloud import AuthError, CloudSession
 
 
 async def test_one_token_for_many_concurrent_calls(fresh_emulator):

@@ -6,46 +6,19 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
+from tests.support.cloud import aksk_account as account
+from tests.support.cloud import calls, eventually
 
 from hwcloud_access.cloud import (
-    AccountConfig,
     BusyError,
     CloudSession,
     MqUserWrite,
-    NotFoundError,
     ServerError,
 )
 
 PASSWORD = "Passw0rd!x9"
-
-
-def account(emu: Any) -> AccountConfig:
-    c = emu.config
-    return AccountConfig(region=c.region, project_id=c.project_id, access_key=c.access_key,
-                         secret_key=c.secret_key, vpn_endpoint=c.url, dms_endpoint=c.url,
-                         iam_endpoint=c.url)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        try:
-            result = await check()
-            if result:
-                return result
-        except NotFoundError:
-            pass
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-def calls(emu: Any, operation: str) -> dict[str, int]:
-    return emu.stats()["calls"].get(operation, {})
 
 
 @pytest.mark.parametrize(("creates", "apply_delay"), [(1000, 0.05), (200, 0.5)])
@@ -134,11 +107,11 @@ async def test_dropped_answer_after_create_gives_no_duplicate(fresh_emulator, op
     async with CloudSession(account(emu)) as s:
         if operation == "create_user":
             created = await s.vpn.create_user(server, name=name, password=PASSWORD)
-            found = await eventually(lambda: s.vpn.find_user_by_name(server, name))
+            found = await eventually(lambda: s.vpn.find_user_by_name(server, name), within=15)
             listed = [u async for u in s.vpn.list_users(server) if u.name == name]
         else:
             created = await s.vpn.create_group(server, name=name, description="")
-            found = await eventually(lambda: s.vpn.find_group_by_name(server, name))
+            found = await eventually(lambda: s.vpn.find_group_by_name(server, name), within=15)
             listed = [g async for g in s.vpn.list_groups(server) if g.name == name]
     assert found.id == created
     assert len(listed) == 1

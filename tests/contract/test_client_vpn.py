@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
+from tests.support.cloud import aksk_account as account
+from tests.support.cloud import eventually
 
 from hwcloud_access.cloud import (
-    AccountConfig,
     CloudSession,
     ConflictError,
     InvalidRequestError,
@@ -23,30 +24,8 @@ from hwcloud_access.cloud import (
 PASSWORD = "Passw0rd!x9"
 
 
-def account(emu: Any) -> AccountConfig:
-    c = emu.config
-    return AccountConfig(region=c.region, project_id=c.project_id, access_key=c.access_key,
-                         secret_key=c.secret_key, vpn_endpoint=c.url, dms_endpoint=c.url,
-                         iam_endpoint=c.url)
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0) -> Any:
-    """Poll until ``check`` returns a truthy value without NotFoundError."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        try:
-            result = await check()
-            if result:
-                return result
-        except NotFoundError:
-            pass
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

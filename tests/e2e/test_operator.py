@@ -10,12 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from tests.support.emulator import EmulatorProcess
 from tests.support.operator import condition, wait_for, wait_ready, wait_reason
 from tests.support.testbed import Testbed
 
-from hwcloud_access.cloud import AccountConfig, CloudSession
+from hwcloud_access.cloud import CloudSession
 
 API = "access.hwcloud.dev/v1alpha1"
 SERVER = "6f1c1e2a-8d0b-4c59-9b0e-3c2a7f5d9a01"
@@ -76,14 +75,8 @@ def read_secret(testbed: Testbed, namespace: str, name: str) -> dict[str, str]:
 
 def out_of_band(emulator: EmulatorProcess, call) -> Any:
     """Runs `call(session)` with a cloud session of its own: a change made outside the cluster."""
-    info = emulator.config
-    account = AccountConfig(region=info.region, project_id=info.project_id,
-                            access_key=SecretStr(info.access_key),
-                            secret_key=SecretStr(info.secret_key),
-                            vpn_endpoint=emulator.url, dms_endpoint=emulator.url)
-
     async def run() -> Any:
-        async with CloudSession(account) as session:
+        async with CloudSession(aksk_account(emulator)) as session:
             return await call(session)
 
     return asyncio.run(run())
