@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.support.emulator import DEFAULTS as FIXTURE_DEFAULTS
 
 from hwcloud_access.emulator import main as emulator_main
 from hwcloud_access.emulator.config import (
@@ -56,11 +55,6 @@ def test_documented_defaults() -> None:
     ]
     assert (faults.error_rate, faults.latency, faults.busy_rate, faults.drop_rate) == (0, 0, 0, 0)
     assert (faults.fail_next, faults.drop_next) == (0, 0)
-
-
-def test_fixture_describes_the_same_defaults() -> None:
-    for key, value in FIXTURE_DEFAULTS.items():
-        assert DEFAULTS[key] == value, key
 
 
 def test_partial_file_merges_over_defaults(tmp_path) -> None:

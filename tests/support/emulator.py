@@ -32,32 +32,10 @@ from typing import Any
 import httpx
 import pytest
 
+from hwcloud_access.emulator.config import DEFAULTS  # the running instance's base config
+
 ROOT = Path(__file__).resolve().parents[2]
 
-# The emulator's documented defaults (docs/emulator.md). The emulator merges the config file
-# over its own copy of these; they are repeated here only to describe the running instance.
-DEFAULTS: dict[str, Any] = {
-    "region": "cn-north-4",
-    "project_id": "0a1b2c3d4e5f40718293a4b5c6d7e8f9",
-    "credentials": [
-        {
-            "access_key": "HWEMULATORAK00000001",
-            "secret_key": "emulatorSecretKey0000000000000000000000001",
-        }
-    ],
-    "iam_users": [
-        {"domain": "emulator-domain", "name": "operator", "password": "Emulator-Pass-123"}
-    ],
-    "vpn_servers": [
-        {
-            "id": "6f1c1e2a-8d0b-4c59-9b0e-3c2a7f5d9a01",
-            "client_cidr": "172.16.0.0/16",
-            "status": "ACTIVE",
-            "client_auth_type": "LOCAL_PASSWORD",
-        }
-    ],
-    "rocketmq_instances": [{"id": "11a2b3c4-d5e6-4f70-8192-a3b4c5d6e7f8", "acl_enabled": True}],
-}
 
 _RUNNING: set[EmulatorProcess] = set()
 
