@@ -1,4 +1,4 @@
-"""Run the Huawei Cloud emulator as a real subprocess for tests (standard library + httpx).
+"""Run the Huawei Cloud emulator as a real subprocess for tests.
 
 Use in a conftest::
 
