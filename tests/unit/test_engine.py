@@ -124,7 +124,8 @@ def engine() -> Engine:
     return Engine(accounts=FakeAccounts(), kube=None, views=Views(),  # type: ignore[arg-type]
                   fingerprint=Fingerprinter(b"k" * 32), dependencies=Dependencies(None),  # type: ignore[arg-type]
                   secret_refs=SecretRefs(),
-                  settings=EngineSettings(snapshot_max_age=0.0))  # every pass lists afresh
+                  # every pass lists afresh
+                  settings=EngineSettings(snapshot_max_age=0.0, poll_max_age=0.0))
 
 
 def resource(status: dict | None = None, generation: int = 1, uid: str = "uid-1",
@@ -235,7 +236,7 @@ async def test_create_conflict_adopts_what_appeared_meanwhile(engine, cloud) -> 
     adapter = FakeAdapter(cloud)
     res = resource()
     await engine._observe(adapter, await engine._context(res, res.spec()),
-                          Desired("g", "d"), fresh=True)  # an empty listing is cached
+                          Desired("g", "d"), max_age=0.0)  # an empty listing is cached
     cloud.visible["y"] = Item(id="y", name="g", description="d")
     outcome = await engine.reconcile(adapter, res)
     assert outcome.ready and outcome.status["id"] == "y" and "adopted" in outcome.message

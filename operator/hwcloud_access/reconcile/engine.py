@@ -42,6 +42,7 @@ POLL_DELAYS = (0.5, 0.5, 1.0, 1.0, 2.0, 2.0, 3.0, 5.0)
 class EngineSettings:
     pending_timeout: float = 600.0  # a change not visible after this is sent again
     snapshot_max_age: float = 2.0  # how old a listing may be for a first look
+    poll_max_age: float = 0.5  # ... and while waiting for a change to show (shared by waiters)
     busy_base_delay: float = 1.0
     busy_max_delay: float = 60.0
     auth_retry_delay: float = 120.0
@@ -119,9 +120,10 @@ class Engine:
     def _mark(self, ctx: Context, action: str) -> dict[str, Any]:
         return {"action": action, "since": now_rfc3339(), "generation": ctx.resource.generation}
 
-    async def _observe(self, adapter: Adapter, ctx: Context, desired: Any, fresh: bool) -> Any:
-        """The cloud object by id (status) or by name, from a shared listing."""
-        max_age = 0.0 if fresh else self.settings.snapshot_max_age
+    async def _observe(self, adapter: Adapter, ctx: Context, desired: Any,
+                       max_age: float) -> Any:
+        """The cloud object by id (status) or by name, from a shared listing at most
+        `max_age` seconds old."""
         view = adapter.view(ctx, desired)
         snapshot = await view.snapshot(newer_than=time.monotonic() - max_age)
         known_id = ctx.resource.status.get("id")
@@ -160,7 +162,8 @@ class Engine:
                         desired: Any) -> Outcome:
         resource = ctx.resource
         pending = self._pending(ctx)
-        observed = await self._observe(adapter, ctx, desired, fresh=pending is not None)
+        max_age = self.settings.poll_max_age if pending else self.settings.snapshot_max_age
+        observed = await self._observe(adapter, ctx, desired, max_age)
         known_id = resource.status.get("id")
 
         if spec.management_policy == "Observe":
@@ -181,7 +184,7 @@ class Engine:
                 new_id = await adapter.create(ctx, desired, token)
             except AlreadyExistsError:
                 # Someone created it since our listing: adopt it (below) if we can see it.
-                observed = await self._observe(adapter, ctx, desired, fresh=True)
+                observed = await self._observe(adapter, ctx, desired, max_age=0.0)
                 if observed is None:
                     raise
             else:
@@ -272,7 +275,7 @@ class Engine:
         except InvalidInput as conflict:  # never delete what another resource manages
             return Outcome(ready=False, reason=Reason.DELETING,
                            message=f"released without deleting: {conflict.message}")
-        observed = await self._observe(adapter, ctx, desired, fresh=True)
+        observed = await self._observe(adapter, ctx, desired, self.settings.poll_max_age)
         known_id = resource.status.get("id")
         if observed is None:
             if known_id and self._pending(ctx, "create"):
