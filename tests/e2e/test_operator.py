@@ -377,3 +377,65 @@ def test_no_secret_in_logs_events_status_or_annotations(stack) -> None:
     for value in secrets:
         assert value not in operator.log(), "a secret value is in the operator's log"
         assert value not in objects, "a secret value is in an object, Event or annotation"
+
+
+def account(name: str, emulator: EmulatorProcess, secret_ns: str, secret_name: str,
+            auth_type: str = "AKSK") -> dict:
+    info = emulator.config
+    return {"apiVersion": API, "kind": "HuaweiCloudAccount", "metadata": {"name": name},
+            "spec": {"region": info.region, "projectId": info.project_id, "authType": auth_type,
+                     "credentialsSecretRef": {"name": secret_name, "namespace": secret_ns},
+                     "endpoints": {"vpn": emulator.url, "dms": emulator.url,
+                                   "iam": emulator.url}}}
+
+
+def test_resources_use_their_huaweicloudaccount(stack) -> None:
+    testbed, emulator, _, ns = stack
+    info = emulator.config
+    testbed.apply(secret("aksk", accessKey=info.access_key, secretKey=info.secret_key), ns)
+    testbed.apply(secret("iam", domain=info.iam_domain, user=info.iam_user,
+                         password=info.iam_password), ns)
+    testbed.apply(account(f"aksk-{ns}", emulator, ns, "aksk"))
+    testbed.apply(account(f"iam-{ns}", emulator, ns, "iam", "IAMPassword"))
+    try:
+        wait_ready(testbed, "HuaweiCloudAccount", f"aksk-{ns}", None)
+        wait_ready(testbed, "HuaweiCloudAccount", f"iam-{ns}", None)
+        ak = f"acct_{ns.replace('-', '_')}"
+        testbed.apply(mq_user("via-aksk", ak, accountRef={"name": f"aksk-{ns}"}), ns)
+        testbed.apply(user("via-iam", f"via-iam-{ns}", accountRef={"name": f"iam-{ns}"}), ns)
+        testbed.apply(user("via-none", f"via-none-{ns}", accountRef={"name": f"none-{ns}"}), ns)
+        wait_ready(testbed, "MqUser", "via-aksk", ns)
+        wait_ready(testbed, "VpnUser", "via-iam", ns)
+        assert len(cloud_mq(emulator, ak)) == 1
+        assert len(cloud_users(emulator, f"via-iam-{ns}")) == 1
+        assert emulator.stats()["calls"].get("issue_token"), "the IAM account used a token"
+        missing = wait_reason(testbed, "VpnUser", "via-none", ns, "DependencyNotReady")
+        assert f"HuaweiCloudAccount none-{ns} not found" in condition(missing)["message"]
+    finally:
+        testbed.kubectl("delete", "huaweicloudaccount", f"aksk-{ns}", f"iam-{ns}",
+                        "--wait=false", check=False)
+
+
+def test_account_without_its_secret_keys_is_not_ready(stack) -> None:
+    testbed, emulator, _, ns = stack
+    testbed.apply(secret("half", accessKey="only-the-access-key"), ns)
+    testbed.apply(account(f"half-{ns}", emulator, ns, "half"))
+    try:
+        obj = wait_reason(testbed, "HuaweiCloudAccount", f"half-{ns}", None, "InvalidSpec")
+        assert "lacks secretKey" in condition(obj)["message"]
+    finally:
+        testbed.kubectl("delete", "huaweicloudaccount", f"half-{ns}", "--wait=false",
+                        check=False)
+
+
+def test_mq_secret_key_rotation(stack) -> None:
+    testbed, emulator, _, ns = stack
+    ak = f"rot_{ns.replace('-', '_')}"
+    testbed.apply(secret("mq-key", secretKey="First-Key-123!"), ns)
+    testbed.apply(mq_user("rotmq", ak, secretKeySecretRef={"name": "mq-key",
+                                                         "key": "secretKey"}), ns)
+    wait_ready(testbed, "MqUser", "rotmq", ns)
+    assert emulator.check_mq_secret(ak, "First-Key-123!")
+    testbed.apply(secret("mq-key", secretKey="Second-Key-456!"), ns)
+    wait_for(lambda: emulator.check_mq_secret(ak, "Second-Key-456!"), 30,
+             what="secret key updated in the cloud")
