@@ -439,3 +439,18 @@ def test_mq_secret_key_rotation(stack) -> None:
     testbed.apply(secret("mq-key", secretKey="Second-Key-456!"), ns)
     wait_for(lambda: emulator.check_mq_secret(ak, "Second-Key-456!"), 30,
              what="secret key updated in the cloud")
+
+
+def test_user_without_group_lands_in_and_returns_to_the_default_group(stack) -> None:
+    testbed, emulator, _, ns = stack
+    testbed.apply(group("side", f"side-{ns}"), ns)
+    testbed.apply(user("loner", f"loner-{ns}"), ns)
+    obj = wait_ready(testbed, "VpnUser", "loner", ns)
+    default = emulator.vpn_state()["default_group_id"]
+    assert obj["status"]["groupId"] == default
+    testbed.apply(user("loner", f"loner-{ns}", groupRef={"name": "side"}), ns)
+    wait_ready(testbed, "VpnUser", "loner", ns)
+    assert cloud_users(emulator, f"loner-{ns}")[0]["user_group_name"] == f"side-{ns}"
+    testbed.apply(user("loner", f"loner-{ns}"), ns)
+    wait_ready(testbed, "VpnUser", "loner", ns)
+    assert cloud_users(emulator, f"loner-{ns}")[0]["user_group_id"] == default

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,9 @@ from ..outcome import DependencyNotReady, InvalidSpec
 from ..resource import Adapter, Context
 from ..secret_source import resolve_secret
 from ..views import CollectionView
+from .vpn_group import vpn_groups_view
+
+DEFAULT_GROUP_MAX_AGE = 300.0  # the built-in group never changes
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,7 @@ class DesiredUser:
     name: str
     description: str
     static_ip: str
-    group_id: str | None  # None: the server's default group
+    group_id: str | None  # None only when deleting (not needed then)
     password: str | None = field(default=None, repr=False)
     credentials_secret: str | None = None
 
@@ -38,9 +42,11 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
                               "(4-32 letters, digits, ., _ and -): set spec.name")
         return name
 
-    async def _group_id(self, ctx: Context, spec: VpnUserSpec) -> str | None:
-        if spec.group_id or spec.group_ref is None:
+    async def _group_id(self, ctx: Context, spec: VpnUserSpec) -> str:
+        if spec.group_id:
             return spec.group_id
+        if spec.group_ref is None:
+            return await self._default_group_id(ctx, spec.vpn_server_id)
         namespace, group_name = ctx.resource.namespace or "", spec.group_ref.name
         group = await ctx.dependencies.group(namespace, group_name)
         if group is None or not is_ready(group["status"]) or not group["status"].get("id"):
@@ -53,6 +59,15 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
             raise InvalidSpec(f"VpnUserGroup {group_name} is on VPN server "
                               f"{group['spec'].get('vpnServerId')}, not {spec.vpn_server_id}")
         return group["status"]["id"]
+
+    async def _default_group_id(self, ctx: Context, server_id: str) -> str:
+        """The server's built-in group, where a user with no group belongs."""
+        groups = await vpn_groups_view(ctx, server_id).snapshot(
+            newer_than=time.monotonic() - DEFAULT_GROUP_MAX_AGE)
+        for group in groups.by_id.values():
+            if group.type == "Default":
+                return group.id
+        raise DependencyNotReady(f"VPN server {server_id} shows no Default user group")
 
     async def prepare(self, ctx: Context, spec: VpnUserSpec) -> DesiredUser:
         name = self._name(ctx, spec)
@@ -87,7 +102,7 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
             found.append("description")
         if (observed.static_ip or "disable") != desired.static_ip:
             found.append("staticIp")
-        if desired.group_id is not None and observed.user_group_id != desired.group_id:
+        if observed.user_group_id != desired.group_id:
             found.append("group")
         return found
 
