@@ -1,0 +1,121 @@
+{{/* Chart name, possibly overridden. */}}
+{{- define "hwcloud-access.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified app name: the release name, with the chart name unless it contains it. */}}
+{{- define "hwcloud-access.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "hwcloud-access.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "hwcloud-access.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "hwcloud-access.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "hwcloud-access.labels" -}}
+helm.sh/chart: {{ include "hwcloud-access.chart" . }}
+{{ include "hwcloud-access.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "hwcloud-access.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "hwcloud-access.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "hwcloud-access.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/* kopf peering: on for more than one replica (one active, the others on standby). */}}
+{{- define "hwcloud-access.peering" -}}
+{{- if or .Values.peering.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
+{{- end }}
+
+{{- define "hwcloud-access.peeringName" -}}
+{{- default (include "hwcloud-access.fullname" .) .Values.peering.name }}
+{{- end }}
+
+{{/* The Secret whose keys become the operator's HW_* variables (its default account). */}}
+{{- define "hwcloud-access.defaultAccountSecret" -}}
+{{- if .Values.defaultAccount.existingSecret }}
+{{- .Values.defaultAccount.existingSecret }}
+{{- else if .Values.defaultAccount.create }}
+{{- printf "%s-default-account" (include "hwcloud-access.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/*
+RBAC rules, one block per purpose, shared by the ClusterRole (all namespaces) and the
+per-namespace Roles (watchNamespaces). Each is exactly what the operator calls; see the
+README's "Install with Helm" for why.
+*/}}
+{{- define "hwcloud-access.rules.namespacedKinds" -}}
+# The three namespaced kinds: kopf lists and watches them and patches finalizers and its
+# annotations; the operator reads groups (groupRef) and patches a wake-up annotation.
+- apiGroups: ["access.hwcloud.dev"]
+  resources: ["vpnusergroups", "vpnusers", "mqusers"]
+  verbs: ["get", "list", "watch", "patch"]
+# Their status subresource: conditions, observedGeneration, cloud IDs.
+- apiGroups: ["access.hwcloud.dev"]
+  resources: ["vpnusergroups/status", "vpnusers/status", "mqusers/status"]
+  verbs: ["patch"]
+{{- end }}
+
+{{- define "hwcloud-access.rules.accounts" -}}
+# HuaweiCloudAccount (cluster-scoped): kopf watches it and patches it, the operator reads it
+# for a resource's accountRef.
+- apiGroups: ["access.hwcloud.dev"]
+  resources: ["huaweicloudaccounts"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["access.hwcloud.dev"]
+  resources: ["huaweicloudaccounts/status"]
+  verbs: ["patch"]
+{{- end }}
+
+{{- define "hwcloud-access.rules.secrets" -}}
+# Secrets: read the ones the specs name (passwords, secret keys, account credentials), create
+# the generated ones (owned by their resource; garbage-collected with it), and list+watch to
+# notice a rotation. Never update, patch or delete.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch", "create"]
+{{- end }}
+
+{{- define "hwcloud-access.rules.events" -}}
+# Events (core v1) that kopf posts for the operator: Created, Updated, Deleted, warnings.
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+{{- end }}
+
+{{- define "hwcloud-access.rules.crds" -}}
+# kopf notices CRDs being added, changed or removed (read-only).
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["list", "watch"]
+{{- end }}

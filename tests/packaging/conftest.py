@@ -1,0 +1,1 @@
+from tests.support.emulator import emulator  # noqa: F401
