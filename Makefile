@@ -26,6 +26,15 @@ test: venv binaries
 demo: venv binaries
 	$(BIN)/hwcloud-access demo
 
+# The benchmark (docs/benchmark.md): BENCH_N, BENCH_MQ_N, BENCH_APPLY_DELAY,
+# BENCH_QUEUE_CAPACITY, ... on the command line, e.g. `make bench BENCH_N=200`.
+bench: venv binaries
+	$(BIN)/python tools/bench/bench.py
+
+# The long fault suite (1,000 objects); `make test` runs it at 60.
+faults: venv binaries
+	HWCLOUD_FAULTS_N=$${HWCLOUD_FAULTS_N:-1000} $(BIN)/pytest tests/faults $(PYTEST_ARGS)
+
 crds: venv
 	$(BIN)/hwcloud-access crds --write deploy/crds
 

@@ -60,6 +60,19 @@ class Testbed:
         return yaml.safe_load(result.stdout)
 
 
+def start_testbed(state: Path, timeout: float = 1800) -> Testbed:
+    """A private test bed in `state` (tools/testbed up), e.g. for a module-scoped fixture or
+    a script; stop it with `stop_testbed(state)`. Independent of the session `testbed`."""
+    subprocess.run([str(TESTBED), "up", "--dir", str(state)], check=True, timeout=timeout,
+                   stdout=subprocess.DEVNULL)
+    return Testbed(state)
+
+
+def stop_testbed(state: Path) -> None:
+    subprocess.run([str(TESTBED), "down", "--dir", str(state)], check=True, timeout=120,
+                   stdout=subprocess.DEVNULL)
+
+
 @pytest.fixture(scope="session")
 def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testbed]:
     """A running API server. HWCLOUD_TESTBED_DIR reuses one started by hand (faster loops)."""

@@ -1,0 +1,287 @@
+"""Many objects at once: manifests, bulk creation, readiness by listing, process sampling,
+and the secret-leak scan. Shared by the fault suite and the benchmark (tools/bench/bench.py).
+
+Nothing here waits per object: objects are created from a thread pool, readiness is read
+from one listing of every kind per poll.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import kubernetes
+from tests.support.testbed import Testbed
+
+GROUP, VERSION = "access.hwcloud.dev", "v1alpha1"
+API = f"{GROUP}/{VERSION}"
+SERVER = "6f1c1e2a-8d0b-4c59-9b0e-3c2a7f5d9a01"
+INSTANCE = "11a2b3c4-d5e6-4f70-8192-a3b4c5d6e7f8"
+PLURALS = {"VpnUserGroup": "vpnusergroups", "VpnUser": "vpnusers", "MqUser": "mqusers"}
+MANAGED = "vpnusergroups,vpnusers,mqusers"
+SECRET_KEYS = {"VpnUser": "password", "MqUser": "secretKey"}  # the owned Secrets' secret key
+FIGURES: dict[str, Any] = {}  # the fault suite's figures, printed by its conftest
+
+
+def faults_size() -> int:
+    """Objects in the fault suite's run: HWCLOUD_FAULTS_N (default 60; `make faults`: 1000)."""
+    return int(os.environ.get("HWCLOUD_FAULTS_N", "60"))
+
+
+# -- manifests ----------------------------------------------------------------------------
+def fleet(users: int, mq_users: int, groups: int = 2, *, prefix: str = "",
+          account: str | None = None, server: str = SERVER,
+          instance: str = INSTANCE) -> list[dict[str, Any]]:
+    """`groups` VpnUserGroups, `users` VpnUsers spread over them (groupRef), `mq_users`
+    MqUsers; generated credentials. Cloud names carry `prefix`; `account` sets accountRef."""
+    extra = {"accountRef": {"name": account}} if account else {}
+    out: list[dict[str, Any]] = []
+    for g in range(groups):
+        out.append({"apiVersion": API, "kind": "VpnUserGroup",
+                    "metadata": {"name": f"{prefix}grp-{g}"},
+                    "spec": {"vpnServerId": server, "name": f"{prefix}grp-{g}",
+                             "description": f"bench group {g}", **extra}})
+    for u in range(users):
+        spec: dict[str, Any] = {"vpnServerId": server, "name": f"{prefix}u{u:05d}",
+                                "description": f"user {u}", **extra}
+        if groups:
+            spec["groupRef"] = {"name": f"{prefix}grp-{u % groups}"}
+        out.append({"apiVersion": API, "kind": "VpnUser",
+                    "metadata": {"name": f"{prefix}u-{u:05d}"}, "spec": spec})
+    for m in range(mq_users):
+        out.append({"apiVersion": API, "kind": "MqUser",
+                    "metadata": {"name": f"{prefix}mq-{m:05d}"},
+                    "spec": {"instanceId": instance, "accessKey": f"{prefix}mquser{m:05d}",
+                             "defaultTopicPerm": "PUB|SUB", "defaultGroupPerm": "SUB",
+                             "topicPerms": [{"name": "orders", "perm": "PUB"}], **extra}})
+    return out
+
+
+def iam_account(name: str, namespace: str, endpoint: str, *, region: str, project_id: str,
+                domain: str, user: str, password: str) -> list[dict[str, Any]]:
+    """A HuaweiCloudAccount with authType IAMPassword and its credentials Secret."""
+    secret = f"{name}-iam"
+    return [
+        {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+         "metadata": {"name": secret, "namespace": namespace},
+         "data": {k: base64.b64encode(v.encode()).decode()
+                  for k, v in {"domain": domain, "user": user, "password": password}.items()}},
+        {"apiVersion": API, "kind": "HuaweiCloudAccount", "metadata": {"name": name},
+         "spec": {"region": region, "projectId": project_id, "authType": "IAMPassword",
+                  "credentialsSecretRef": {"name": secret, "namespace": namespace},
+                  "endpoints": {"vpn": endpoint, "dms": endpoint, "iam": endpoint}}},
+    ]
+
+
+# -- the API server -----------------------------------------------------------------------
+def api_client(testbed: Testbed, pool: int = 32) -> kubernetes.client.ApiClient:
+    config = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(str(testbed.kubeconfig), client_configuration=config)
+    config.connection_pool_maxsize = pool
+    return kubernetes.client.ApiClient(config)
+
+
+def create_all(client: kubernetes.client.ApiClient, namespace: str,
+               objects: Iterable[dict[str, Any]], threads: int = 16) -> float:
+    """POSTs every object (a pool of `threads`); returns the seconds it took."""
+    custom = kubernetes.client.CustomObjectsApi(client)
+    core = kubernetes.client.CoreV1Api(client)
+
+    def create(obj: dict[str, Any]) -> None:
+        kind = obj["kind"]
+        for attempt in range(5):
+            try:
+                if kind == "Secret":
+                    core.create_namespaced_secret(obj["metadata"].get("namespace", namespace), obj)
+                elif kind == "HuaweiCloudAccount":
+                    custom.create_cluster_custom_object(GROUP, VERSION, "huaweicloudaccounts", obj)
+                else:
+                    custom.create_namespaced_custom_object(GROUP, VERSION, namespace,
+                                                           PLURALS[kind], obj)
+                return
+            except kubernetes.client.ApiException as error:
+                if error.status == 409:
+                    return
+                if error.status < 500 and error.status != 429 or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(create, objects))
+    return time.monotonic() - started
+
+
+def list_managed(testbed: Testbed, namespace: str | None) -> list[dict[str, Any]]:
+    """One `kubectl get vpnusergroups,vpnusers,mqusers -o json` (all namespaces on None)."""
+    scope = ["-A"] if namespace is None else ["-n", namespace]
+    result = testbed.kubectl("get", MANAGED, *scope, "-o", "json")
+    return json.loads(result.stdout)["items"]
+
+
+def is_ready(obj: dict[str, Any]) -> bool:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return cond.get("status") == "True" and \
+                cond.get("observedGeneration") == obj["metadata"].get("generation")
+    return False
+
+
+def reasons(objects: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many objects have each Ready reason (not-Ready ones only)."""
+    out: dict[str, int] = {}
+    for obj in objects:
+        if is_ready(obj):
+            continue
+        reason = "NoCondition"
+        for cond in (obj.get("status") or {}).get("conditions") or []:
+            if cond.get("type") == "Ready":
+                reason = cond.get("reason") or "?"
+        out[reason] = out.get(reason, 0) + 1
+    return out
+
+
+@dataclass
+class Progress:
+    """Readiness over time, polled by listing."""
+
+    started: float  # monotonic time of the first create
+    timeline: list[tuple[float, int]] = field(default_factory=list)  # (seconds, ready)
+    converged: float | None = None  # seconds from `started` of the first all-Ready listing
+    last: list[dict[str, Any]] = field(default_factory=list)
+
+
+def wait_all_ready(testbed: Testbed, namespace: str | None, expected: int, *, started: float,
+                   timeout: float, interval: float = 1.0,
+                   on_poll: Callable[[Progress, int], None] | None = None) -> Progress:
+    """Polls one listing per `interval` until `expected` objects are Ready."""
+    progress = Progress(started)
+    deadline = time.monotonic() + timeout
+    while True:
+        polled = time.monotonic()
+        items = list_managed(testbed, namespace)
+        ready = sum(map(is_ready, items))
+        progress.timeline.append((round(polled - started, 2), ready))
+        progress.last = items
+        if on_poll is not None:
+            on_poll(progress, ready)
+        if ready >= expected and len(items) >= expected:
+            progress.converged = polled - started
+            return progress
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{ready}/{expected} Ready after {timeout:.0f}s; not Ready by "
+                                 f"reason: {reasons(items)}")
+        time.sleep(max(0.0, interval - (time.monotonic() - polled)))
+
+
+# -- /proc sampling -----------------------------------------------------------------------
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def proc_rss_mb(pid: int) -> tuple[float, float] | None:
+    """(VmRSS, VmHWM) in MiB."""
+    values: dict[str, float] = {}
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    key, amount = line.split(":", 1)
+                    values[key] = int(amount.split()[0]) / 1024
+    except OSError:
+        return None
+    return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine."""
+    with open("/proc/stat") as handle:
+        parts = [int(x) for x in handle.readline().split()[1:]]
+    idle = parts[3] + parts[4]
+    return sum(parts) - idle, sum(parts)
+
+
+class Sampler(threading.Thread):
+    """Samples RSS and CPU of some processes every `interval` seconds until stopped."""
+
+    def __init__(self, pids: dict[str, int], interval: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.pids = dict(pids)
+        self.interval = interval
+        self.peak_rss: dict[str, float] = {name: 0.0 for name in pids}
+        self.hwm: dict[str, float] = {name: 0.0 for name in pids}
+        self.cpu: dict[str, float] = {}
+        self.cpu_start = {name: proc_cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
+        self.machine_start = machine_cpu()
+        self.samples = 0
+        self._stop_event = threading.Event()
+
+    def sample(self) -> None:
+        for name, pid in self.pids.items():
+            rss = proc_rss_mb(pid)
+            if rss is not None:
+                self.peak_rss[name] = max(self.peak_rss[name], rss[0])
+                self.hwm[name] = max(self.hwm[name], rss[1])
+            cpu = proc_cpu_seconds(pid)
+            if cpu is not None:
+                self.cpu[name] = cpu - self.cpu_start[name]
+        self.samples += 1
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.sample()
+            self._stop_event.wait(self.interval)
+
+    def machine_busy(self) -> float:
+        """Share of the machine's CPU time (all cores) that was busy since the start."""
+        busy, total = machine_cpu()
+        return (busy - self.machine_start[0]) / max(1, total - self.machine_start[1])
+
+    def stop(self) -> None:
+        self.sample()
+        self._stop_event.set()
+        self.join(5)
+
+
+# -- secret leaks -------------------------------------------------------------------------
+def owned_secret_values(testbed: Testbed, namespace: str,
+                        objects: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Every generated password / secret key, read from the owned Secrets: {secret: value}."""
+    items = json.loads(testbed.kubectl("get", "secrets", "-n", namespace, "-o", "json").stdout)
+    by_name = {s["metadata"]["name"]: s for s in items["items"]}
+    out: dict[str, str] = {}
+    for obj in objects:
+        name = (obj.get("status") or {}).get("credentialsSecret")
+        secret = by_name.get(name or "")
+        if secret is None:
+            continue
+        key = SECRET_KEYS.get(obj["kind"], "")
+        value = (secret.get("data") or {}).get(key)
+        if value:
+            out[f"{name}/{key}"] = base64.b64decode(value).decode()
+    return out
+
+
+def leaks(texts: dict[str, str], secrets: dict[str, str]) -> list[tuple[str, str]]:
+    """(where, which secret) for every secret value found in any text."""
+    found = []
+    for where, text in texts.items():
+        for which, value in secrets.items():
+            if value and value in text:
+                found.append((where, which))
+    return found

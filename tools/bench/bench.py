@@ -1,0 +1,472 @@
+"""`make bench`: the operator at scale against the emulator, and a naive baseline.
+
+    make bench                       1,000 VpnUsers in 2 groups + 200 MqUsers
+    make bench BENCH_N=200 BENCH_MQ_N=50 BENCH_APPLY_DELAY=0.2 BENCH_QUEUE_CAPACITY=10
+
+One run:
+1. A real API server (tools/testbed, in .bench/testbed; BENCH_TESTBED_DIR reuses a running
+   one), the CRDs, an emulator (apply_delay BENCH_APPLY_DELAY, queue_capacity
+   BENCH_QUEUE_CAPACITY) and `hwcloud-access run -n <ns> --resync-interval BENCH_RESYNC`.
+2. Creates every object from a thread pool, polls one `kubectl get -o json` per second
+   until all are Ready; samples the operator's RSS and CPU from /proc meanwhile.
+3. Idle drift sweep: once all are Ready and the calls have stopped, resets the emulator's
+   stats and watches them for two resync periods; each listing's sweep is one burst of
+   list calls, so the cost of one sweep is read per burst.
+4. Stops the operator; the same objects through tools/bench/naive_operator.py, against a
+   fresh emulator, in a fresh namespace (BENCH_BASELINE=0 skips it).
+5. Prints a table and writes .bench/latest.json (and .bench/run-<time>.json).
+
+Other knobs: BENCH_GROUPS (2), BENCH_RESYNC (20 s), BENCH_TIMEOUT (s, default scales
+with N), BENCH_BASELINE_DELAY (the baseline's fixed retry delay, 1 s), BENCH_KEEP=1 keeps
+the test bed running.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.faults.fleet import (  # noqa: E402
+    Sampler,
+    api_client,
+    create_all,
+    fleet,
+    wait_all_ready,
+)
+from tests.support.emulator import EmulatorProcess, free_port  # noqa: E402
+from tests.support.operator import OperatorProcess, operator_env  # noqa: E402
+from tests.support.testbed import Testbed, start_testbed, stop_testbed  # noqa: E402
+
+OUT = ROOT / ".bench"
+VPN_PAGE, MQ_PAGE = 100, 50  # the clients' page sizes (cloud/vpn.py, cloud/rocketmq.py)
+LIST_OPS = ("list_users", "list_groups", "list_mq_users")
+
+
+def env_num(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- figures from the emulator's stats ----------------------------------------------------
+def by_operation(stats: dict[str, Any]) -> dict[str, int]:
+    return {op: sum(statuses.values()) for op, statuses in stats["calls"].items()}
+
+
+def call_figures(stats: dict[str, Any], objects: int) -> dict[str, Any]:
+    ops = by_operation(stats)
+    total = stats["total"]
+    creates = sum(n for op, n in ops.items()
+                  if op.startswith("create") or op == "batch_create_users")
+    writes_vpn = sum(n for op, n in ops.items() if op in (
+        "create_user", "create_group", "update_user", "update_group", "batch_create_users",
+        "reset_password", "delete_user", "delete_group"))
+    return {
+        "cloud_calls": total,
+        "cloud_calls_per_object": round(total / objects, 3),
+        "create_calls_per_object": round(creates / objects, 3),
+        "calls_by_operation": ops,
+        "calls_per_object_by_operation": {op: round(n / objects, 3) for op, n in ops.items()},
+        "calls_by_status": stats["calls"],
+        "busy_answers": stats["busy"],
+        "busy_ratio": round(stats["busy"] / total, 4) if total else 0.0,
+        "busy_share_of_vpn_writes": round(stats["busy"] / writes_vpn, 4) if writes_vpn else 0.0,
+        "dropped": stats["dropped"],
+    }
+
+
+def scrape_metrics(port: int | None) -> dict[str, float]:
+    """The operator's reconcile counters (hwcloud_access_reconciles_total{kind,result})."""
+    if not port:
+        return {}
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.decode().splitlines():
+        if line.startswith("hwcloud_access_reconciles_total{"):
+            labels, value = line[len("hwcloud_access_reconciles_total"):].rsplit(" ", 1)
+            out[labels] = float(value)
+    return out
+
+
+def reconcile_summary(metrics: dict[str, float]) -> dict[str, float]:
+    """Reconcile passes by result (all kinds)."""
+    out: dict[str, float] = {}
+    for labels, value in metrics.items():
+        result = labels.split('result="', 1)[1].split('"', 1)[0]
+        out[result] = out.get(result, 0) + value
+    return out
+
+
+# -- the idle drift sweep -----------------------------------------------------------------
+def drift_sweep(emulator: EmulatorProcess, resync: float, settle_timeout: float = 60.0
+                ) -> dict[str, Any]:
+    """Cost of one idle sweep: wait until no call for 3 s, reset the stats, watch two
+    resync periods at 0.25 s; each listing's sweep is a burst of its list calls."""
+    quiet_since, last_total = time.monotonic(), emulator.stats()["total"]
+    deadline = time.monotonic() + settle_timeout
+    non_list_seen = 0
+    while time.monotonic() - quiet_since < 3.0 and time.monotonic() < deadline:
+        time.sleep(0.25)
+        stats = emulator.stats()
+        if stats["total"] != last_total:
+            ops = by_operation(stats)
+            non_list = sum(n for op, n in ops.items() if op not in LIST_OPS)
+            if non_list != non_list_seen:  # a sweep's list calls do not count as activity
+                quiet_since, non_list_seen = time.monotonic(), non_list
+            last_total = stats["total"]
+    emulator.reset_stats()
+    window = 2 * resync + 1.0
+    started = time.monotonic()
+    previous: dict[str, int] = {}
+    bursts: dict[str, list[int]] = {op: [] for op in LIST_OPS}
+    last_change: dict[str, float] = {}
+    while time.monotonic() - started < window:
+        time.sleep(0.25)
+        now = time.monotonic()
+        ops = by_operation(emulator.stats())
+        for op in LIST_OPS:
+            delta = ops.get(op, 0) - previous.get(op, 0)
+            if delta:
+                if now - last_change.get(op, -1e9) > 1.0:
+                    bursts[op].append(0)  # a new sweep of this listing
+                bursts[op][-1] += delta
+                last_change[op] = now
+        previous = ops
+    final = emulator.stats()
+    ops = by_operation(final)
+    other = {op: n for op, n in ops.items() if op not in LIST_OPS}
+    per_sweep = {op: (sum(b) / len(b) if b else 0.0) for op, b in bursts.items()}
+    per_period_other = sum(other.values()) * resync / window
+    return {
+        "window_s": round(window, 1),
+        "calls_in_window": final["total"],
+        "sweeps_by_listing": {op: len(b) for op, b in bursts.items()},
+        "calls_per_sweep_by_listing": {op: round(v, 2) for op, v in per_sweep.items()},
+        "non_list_calls_in_window": other,
+        "drift_sweep_calls": round(sum(per_sweep.values()) + per_period_other, 2),
+    }
+
+
+# -- one run ------------------------------------------------------------------------------
+class Naive(OperatorProcess):
+    """tools/bench/naive_operator.py as a subprocess (same life cycle as the operator)."""
+
+    def start(self) -> Naive:
+        log_file = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "bench" / "naive_operator.py"), *self.args],
+            env=self.env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while "Activity 'startup' succeeded" not in self.log():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the baseline did not start:\n{self.log()[-3000:]}")
+            time.sleep(0.2)
+        return self
+
+
+def run_one(label: str, testbed: Testbed, settings: dict[str, Any], *, naive: bool,
+            logs: Path) -> dict[str, Any]:
+    n, mq, groups = settings["objects_vpn_users"], settings["objects_mq_users"], settings["groups"]
+    namespace = f"bench-{label}-{uuid.uuid4().hex[:6]}"
+    testbed.kubectl("create", "namespace", namespace)
+    emulator = EmulatorProcess({"apply_delay": settings["apply_delay"],
+                                "queue_capacity": settings["queue_capacity"]}).start()
+    env = operator_env(testbed, emulator)
+    metrics_port = None if naive else free_port()
+    log_path = logs / f"{label}.log"
+    log_path.unlink(missing_ok=True)
+    if naive:
+        env["BENCH_BASELINE_DELAY"] = str(settings["baseline_delay"])
+        operator: OperatorProcess = Naive(env, log_path, "-n", namespace)
+    else:
+        operator = OperatorProcess(env, log_path, "-n", namespace, "--resync-interval",
+                                   str(settings["resync_interval"]),
+                                   "--metrics-port", str(metrics_port))
+    result: dict[str, Any] = {"namespace": namespace, "log": str(log_path)}
+    try:
+        operator.start()
+        assert operator.process is not None
+        pids = {"operator": operator.process.pid}
+        assert emulator.process is not None
+        pids["emulator"] = emulator.process.pid
+        apiserver = _apiserver_pid(testbed)
+        if apiserver:
+            pids["kube-apiserver"] = apiserver
+        objects = fleet(n, mq, groups)
+        client = api_client(testbed)
+        emulator.reset_stats()
+        sampler = Sampler(pids)
+        sampler.start()
+        started = time.monotonic()
+        log(f"{label}: creating {len(objects)} objects in {namespace}")
+        create_s = create_all(client, namespace, objects)
+        log(f"{label}: created in {create_s:.1f}s; waiting for Ready (one listing per second)")
+
+        def report(progress, ready: int) -> None:
+            if len(progress.timeline) % 10 == 1:
+                log(f"{label}: {ready}/{len(objects)} Ready at {progress.timeline[-1][0]:.0f}s")
+
+        progress = wait_all_ready(testbed, namespace, len(objects), started=started,
+                                  timeout=settings["timeout"], on_poll=report)
+        converged_at = time.monotonic()
+        stats = emulator.stats()
+        sampler.sample()
+        cpu_at_converge = dict(sampler.cpu)
+        machine_busy = sampler.machine_busy()
+        last_transition = _last_ready_transition(progress.last)
+        log(f"{label}: all {len(objects)} Ready in {progress.converged:.1f}s")
+        result.update({
+            "converge_s": round(progress.converged, 2),
+            "converge_s_last_ready_transition": last_transition,
+            "create_s": round(create_s, 2),
+            "timeline": progress.timeline,
+            **call_figures(stats, len(objects)),
+            "reconciles": reconcile_summary(scrape_metrics(metrics_port)),
+            "cpu_s_at_converge": {k: round(v, 2) for k, v in cpu_at_converge.items()},
+            "machine_cpu_busy_share": round(machine_busy, 3),
+        })
+        if not naive:
+            result["drift"] = drift_sweep(emulator, settings["resync_interval"])
+            result["idle_s_after_converge"] = round(time.monotonic() - converged_at, 1)
+        sampler.stop()
+        result.update({
+            "operator_rss_mb": round(max(sampler.peak_rss["operator"],
+                                         sampler.hwm["operator"]), 1),
+            "operator_rss_sampled_peak_mb": round(sampler.peak_rss["operator"], 1),
+            "operator_rss_hwm_mb": round(sampler.hwm["operator"], 1),
+            "peak_rss_mb": {k: round(v, 1) for k, v in sampler.peak_rss.items()},
+            "cpu_s": {k: round(v, 2) for k, v in sampler.cpu.items()},
+            "samples": sampler.samples,
+            "log_lines": _log_summary(operator.log()),
+        })
+    finally:
+        operator.stop()
+        emulator.close()
+    return result
+
+
+def _apiserver_pid(testbed: Testbed) -> int | None:
+    pid_file = testbed.dir / "kube-apiserver.pid"
+    try:
+        return int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _last_ready_transition(items: list[dict[str, Any]]) -> str | None:
+    stamps = []
+    for obj in items:
+        for cond in (obj.get("status") or {}).get("conditions") or []:
+            if cond.get("type") == "Ready" and cond.get("lastTransitionTime"):
+                stamps.append(cond["lastTransitionTime"])
+    return max(stamps) if stamps else None
+
+
+def _log_summary(text: str) -> dict[str, int]:
+    lines = text.splitlines()
+    return {
+        "lines": len(lines),
+        "temporary_errors": sum("failed temporarily" in line for line in lines),
+        "errors": sum(" ERROR " in line or "[ERROR" in line for line in lines),
+        "warnings": sum(" WARNING " in line or "[WARNING" in line for line in lines),
+    }
+
+
+# -- the whole benchmark ------------------------------------------------------------------
+def settings_from_env() -> dict[str, Any]:
+    n = int(env_num("BENCH_N", 1000))
+    mq = int(env_num("BENCH_MQ_N", 200))
+    groups = int(env_num("BENCH_GROUPS", 2))
+    delay = env_num("BENCH_APPLY_DELAY", 0.5)
+    capacity = int(env_num("BENCH_QUEUE_CAPACITY", 10))
+    theoretical = math.ceil((n + groups) / capacity) * delay  # one VPN server
+    return {
+        "objects_vpn_users": n, "objects_mq_users": mq, "groups": groups,
+        "objects": n + mq + groups,
+        "apply_delay": delay, "queue_capacity": capacity,
+        "resync_interval": env_num("BENCH_RESYNC", 20.0),
+        "baseline": os.environ.get("BENCH_BASELINE", "1") not in ("0", "no", "false"),
+        "baseline_delay": env_num("BENCH_BASELINE_DELAY", 1.0),
+        "theoretical_min_s": theoretical,
+        "timeout": env_num("BENCH_TIMEOUT", max(600.0, 10 * theoretical + 5 * (n + mq) / 50)),
+    }
+
+
+def expected_sweep_pages(settings: dict[str, Any]) -> dict[str, int]:
+    """Pages one idle sweep must read: users, groups (+ the server's default group), MQ."""
+    return {
+        "list_users": max(1, math.ceil(settings["objects_vpn_users"] / VPN_PAGE)),
+        "list_groups": max(1, math.ceil((settings["groups"] + 1) / VPN_PAGE)),
+        "list_mq_users": max(1, math.ceil(settings["objects_mq_users"] / MQ_PAGE)),
+    }
+
+
+def summarize(settings: dict[str, Any], engine: dict[str, Any],
+              baseline: dict[str, Any] | None) -> dict[str, Any]:
+    pages = expected_sweep_pages(settings)
+    drift = engine["drift"]
+    summary: dict[str, Any] = {
+        "objects": settings["objects"],
+        "converge_s": engine["converge_s"],
+        "theoretical_min_s": settings["theoretical_min_s"],
+        "ratio_to_min": round(engine["converge_s"] / settings["theoretical_min_s"], 3),
+        "baseline_converge_s": baseline["converge_s"] if baseline else None,
+        "speedup_vs_baseline": round(baseline["converge_s"] / engine["converge_s"], 2)
+        if baseline else None,
+        "cloud_calls_per_object": engine["cloud_calls_per_object"],
+        "busy_ratio": engine["busy_ratio"],
+        "operator_rss_mb": engine["operator_rss_mb"],
+        "drift_sweep_calls": drift["drift_sweep_calls"],
+        "drift_sweep_pages": sum(pages.values()),
+        "drift_sweep_pages_by_listing": pages,
+        "drift_sweep_constant": round(drift["drift_sweep_calls"] - sum(pages.values()), 2),
+        "create_calls_per_object": engine["create_calls_per_object"],
+        "calls_per_object_by_operation": engine["calls_per_object_by_operation"],
+        "operator_cpu_s": engine["cpu_s"].get("operator"),
+        "operator_cpu_s_at_converge": engine["cpu_s_at_converge"].get("operator"),
+        "baseline_cloud_calls_per_object": baseline["cloud_calls_per_object"] if baseline else None,
+        "baseline_busy_ratio": baseline["busy_ratio"] if baseline else None,
+        "baseline_operator_rss_mb": baseline["operator_rss_mb"] if baseline else None,
+        "baseline_operator_cpu_s": baseline["cpu_s"].get("operator") if baseline else None,
+        "settings": {k: v for k, v in settings.items() if k != "timeout"},
+        "engine": engine,
+        "baseline": baseline,
+        "finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {"cpus": os.cpu_count(), "loadavg": os.getloadavg()},
+    }
+    return summary
+
+
+TARGETS = [
+    ("ratio_to_min", "<=", 1.15),
+    ("speedup_vs_baseline", ">=", 2.0),
+    ("cloud_calls_per_object", "<=", 2.5),
+    ("busy_ratio", "<=", 0.05),
+    ("operator_rss_mb", "<=", 200.0),  # the target is stated at 5,000 objects
+]
+
+
+def table(summary: dict[str, Any]) -> str:
+    s = summary
+    e, b = s["engine"], s["baseline"]
+    rows = [
+        ("objects", s["objects"], b and s["objects"]),
+        ("converge_s", s["converge_s"], s["baseline_converge_s"]),
+        ("theoretical_min_s", s["theoretical_min_s"], s["theoretical_min_s"]),
+        ("ratio_to_min", s["ratio_to_min"],
+         b and round(b["converge_s"] / s["theoretical_min_s"], 3)),
+        ("speedup_vs_baseline", s["speedup_vs_baseline"], None),
+        ("cloud_calls_per_object", s["cloud_calls_per_object"], b and b["cloud_calls_per_object"]),
+        ("create_calls_per_object", s["create_calls_per_object"],
+         b and b["create_calls_per_object"]),
+        ("busy_ratio (VPN.0030 share)", s["busy_ratio"], b and b["busy_ratio"]),
+        ("operator_rss_mb (peak)", s["operator_rss_mb"], b and b["operator_rss_mb"]),
+        ("operator_cpu_s (to Ready)", e["cpu_s_at_converge"].get("operator"),
+         b and b["cpu_s_at_converge"].get("operator")),
+        ("emulator_cpu_s (to Ready)", e["cpu_s_at_converge"].get("emulator"),
+         b and b["cpu_s_at_converge"].get("emulator")),
+        ("apiserver_cpu_s (to Ready)", e["cpu_s_at_converge"].get("kube-apiserver"),
+         b and b["cpu_s_at_converge"].get("kube-apiserver")),
+        ("machine_cpu_busy_share", e["machine_cpu_busy_share"],
+         b and b["machine_cpu_busy_share"]),
+        ("drift_sweep_calls", s["drift_sweep_calls"], None),
+        ("drift_sweep_pages (expected)", s["drift_sweep_pages"], None),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'figure':<{width}}  {'operator':>12}  {'baseline':>12}",
+             f"{'-' * width}  {'-' * 12}  {'-' * 12}"]
+    for name, engine_value, baseline_value in rows:
+        lines.append(f"{name:<{width}}  {_fmt(engine_value):>12}  {_fmt(baseline_value):>12}")
+    lines.append("")
+    lines.append("calls per object by operation (operator): " + ", ".join(
+        f"{op} {n}" for op, n in sorted(s["calls_per_object_by_operation"].items())))
+    if b:
+        lines.append("calls per object by operation (baseline): " + ", ".join(
+            f"{op} {n}" for op, n in sorted(b["calls_per_object_by_operation"].items())))
+    lines.append(f"reconcile passes by result (operator): {e['reconciles']}")
+    lines.append(f"drift sweep: {e['drift']}")
+    lines.append("")
+    for key, op, limit in TARGETS:
+        value = s.get(key)
+        if value is None:
+            verdict = "not measured"
+        else:
+            ok = value <= limit if op == "<=" else value >= limit
+            verdict = "met" if ok else "MISSED"
+        lines.append(f"target {key} {op} {limit}: {_fmt(value)} {verdict}")
+    lines.append(f"target drift_sweep_calls = pages + constant: {s['drift_sweep_calls']} = "
+                 f"{s['drift_sweep_pages']} pages + {s['drift_sweep_constant']}")
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if value is None or value is False:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def main() -> int:
+    settings = settings_from_env()
+    OUT.mkdir(exist_ok=True)
+    logs = OUT / "logs"
+    logs.mkdir(exist_ok=True)
+    log(f"settings: {json.dumps({k: v for k, v in settings.items()})}")
+    reuse = os.environ.get("BENCH_TESTBED_DIR")
+    if not reuse and (OUT / "testbed").exists():  # left over by an interrupted run
+        subprocess.run([str(ROOT / "tools" / "testbed"), "down", "--dir", str(OUT / "testbed")],
+                       check=False, capture_output=True)
+        shutil.rmtree(OUT / "testbed", ignore_errors=True)
+    testbed = Testbed(Path(reuse)) if reuse else start_testbed(OUT / "testbed")
+    keep = bool(reuse) or os.environ.get("BENCH_KEEP") == "1"
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        testbed.kubectl("apply", "--server-side", "--force-conflicts", "-f",
+                        str(ROOT / "deploy" / "crds"))
+        testbed.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f",
+                        str(ROOT / "deploy" / "crds"))
+        engine = run_one("operator", testbed, settings, naive=False, logs=logs)
+        baseline = None
+        if settings["baseline"]:
+            baseline = run_one("baseline", testbed, settings, naive=True, logs=logs)
+        summary = summarize(settings, engine, baseline)
+        text = json.dumps(summary, indent=2, default=str)
+        (OUT / "latest.json").write_text(text)
+        (OUT / f"run-{time.strftime('%Y%m%d-%H%M%S')}-n{settings['objects']}.json").write_text(text)
+        print()
+        print(table(summary))
+        print(f"\nwrote {OUT / 'latest.json'} (logs in {logs})")
+    finally:
+        if not keep:
+            stop_testbed(testbed.dir)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except AssertionError as failure:  # a timeout waiting for Ready: say where it stood
+        log(f"FAILED: {failure}")
+        sys.exit(1)
+
