@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -454,3 +455,19 @@ def test_user_without_group_lands_in_and_returns_to_the_default_group(stack) -> 
     testbed.apply(user("loner", f"loner-{ns}"), ns)
     wait_ready(testbed, "VpnUser", "loner", ns)
     assert cloud_users(emulator, f"loner-{ns}")[0]["user_group_id"] == default
+
+
+def test_observe_reports_an_existing_user_and_writes_nothing(stack) -> None:
+    testbed, emulator, _, ns = stack
+    out_of_band(emulator, lambda s: s.vpn.create_user(
+        SERVER, name=f"seen-{ns}", password="Out-Of-Band-1", description="by hand",
+        client_token=str(uuid.uuid4())))
+    emulator.apply_now()
+    [before] = cloud_users(emulator, f"seen-{ns}")
+    testbed.apply(user("seen", f"seen-{ns}", description="wanted", managementPolicy="Observe"),
+                  ns)
+    obj = wait_ready(testbed, "VpnUser", "seen", ns)
+    assert "differs in description" in condition(obj)["message"]
+    assert testbed.get("secret", "seen-vpn-credentials", ns) is None
+    time.sleep(1)
+    assert cloud_users(emulator, f"seen-{ns}") == [before]  # nothing changed, no reset

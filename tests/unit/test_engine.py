@@ -65,7 +65,7 @@ class FakeAdapter(Adapter[Desired, Item]):
     def __init__(self, cloud: FakeCloud) -> None:
         self.cloud = cloud
 
-    async def prepare(self, ctx: Context, spec: Any) -> Desired:
+    async def prepare(self, ctx: Context, spec: Any, *, credentials: bool = True) -> Desired:
         return Desired(spec.name or ctx.resource.name, spec.description)
 
     def view(self, ctx: Context, desired: Desired) -> CollectionView[Item]:

@@ -152,7 +152,8 @@ class Engine:
                            message=f"paused by the {PAUSED_ANNOTATION} annotation",
                            synced=False, synced_reason=Reason.PAUSED)
         ctx = await self._context(resource, spec)
-        desired = await adapter.prepare(ctx, spec)
+        observe_only = spec.management_policy == "Observe"
+        desired = await adapter.prepare(ctx, spec, credentials=not observe_only)
         self._claim(adapter, ctx, desired)
         outcome = await self._converge(adapter, ctx, attempt, spec, desired)
         outcome.status = {**adapter.desired_status(desired), **outcome.status}
@@ -167,6 +168,8 @@ class Engine:
         known_id = resource.status.get("id")
 
         if spec.management_policy == "Observe":
+            if observed is None:  # say NotFound only after an up-to-date look
+                observed = await self._observe(adapter, ctx, desired, max_age=0.0)
             return self._observed_only(adapter, desired, observed)
 
         if observed is None:

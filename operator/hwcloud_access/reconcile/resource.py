@@ -111,8 +111,9 @@ class Adapter(ABC, Generic[D, Obs]):
     kind: KindDef
 
     @abstractmethod
-    async def prepare(self, ctx: Context, spec: Any) -> D:
-        """Desired state: names defaulted, references and credentials resolved."""
+    async def prepare(self, ctx: Context, spec: Any, *, credentials: bool = True) -> D:
+        """Desired state: names defaulted, references resolved, and the credentials too
+        unless `credentials` is False (Observe mode reads, it never sets them)."""
 
     @abstractmethod
     def view(self, ctx: Context, desired: D) -> CollectionView[Obs]:

@@ -38,7 +38,10 @@ def _perms(perms: list[Perm]) -> set[tuple[str, str]]:
 class MqUserAdapter(Adapter[DesiredMqUser, MqUser]):
     kind = MQ_USER
 
-    async def prepare(self, ctx: Context, spec: MqUserSpec) -> DesiredMqUser:
+    async def prepare(self, ctx: Context, spec: MqUserSpec, *,
+                      credentials: bool = True) -> DesiredMqUser:
+        if not credentials:
+            return DesiredMqUser(spec.instance_id, _write(spec))
         access_key = spec.access_key
         secret_key, owned = await resolve_secret(
             ctx, spec.secret_key_secret_ref, owned_name=f"{ctx.resource.name}-mq-credentials",

@@ -30,7 +30,8 @@ def vpn_groups_view(ctx: Context, server_id: str) -> CollectionView[VpnGroup]:
 class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup]):
     kind = VPN_USER_GROUP
 
-    async def prepare(self, ctx: Context, spec: VpnUserGroupSpec) -> DesiredGroup:
+    async def prepare(self, ctx: Context, spec: VpnUserGroupSpec, *,
+                      credentials: bool = True) -> DesiredGroup:
         name = spec.name or ctx.resource.name
         if not re.fullmatch(VPN_GROUP_NAME_PATTERN, name):
             raise InvalidSpec(f"metadata.name {name!r} is not a valid VPN group name "

@@ -69,9 +69,13 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
                 return group.id
         raise DependencyNotReady(f"VPN server {server_id} shows no Default user group")
 
-    async def prepare(self, ctx: Context, spec: VpnUserSpec) -> DesiredUser:
+    async def prepare(self, ctx: Context, spec: VpnUserSpec, *,
+                      credentials: bool = True) -> DesiredUser:
         name = self._name(ctx, spec)
         group_id = await self._group_id(ctx, spec)
+        if not credentials:
+            return DesiredUser(spec.vpn_server_id, name, spec.description, spec.static_ip,
+                               group_id)
         password, owned = await resolve_secret(
             ctx, spec.password_secret_ref, owned_name=f"{ctx.resource.name}-vpn-credentials",
             owned_key="password", identity={"username": name},
