@@ -30,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -45,6 +46,9 @@ from tests.faults.fleet import (  # noqa: E402
     api_client,
     create_all,
     fleet,
+    list_managed,
+    proc_cpu_seconds,
+    proc_rss_mb,
     wait_all_ready,
 )
 from tests.support.emulator import EmulatorProcess, free_port  # noqa: E402
@@ -184,6 +188,68 @@ class Naive(OperatorProcess):
         return self
 
 
+class Profiled(OperatorProcess):
+    """The operator under tools/bench/profile_operator.py (BENCH_PROFILE=cpu|mem|both)."""
+
+    def start(self) -> Profiled:
+        log_file = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "bench" / "profile_operator.py"), "run",
+             *self.args], env=self.env, stdout=log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while "Activity 'startup' succeeded" not in self.log():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the operator did not start:\n{self.log()[-3000:]}")
+            time.sleep(0.2)
+        return self
+
+
+class StatsSampler(threading.Thread):
+    """The emulator's call counters once per second: accepted creates over time."""
+
+    def __init__(self, emulator: EmulatorProcess, started: float) -> None:
+        super().__init__(daemon=True)
+        self.emulator = emulator
+        self.started = started
+        self.series: list[tuple[float, int, int, int]] = []  # (s, creates ok, busy, lists)
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(1.0):
+            try:
+                calls = self.emulator.stats()["calls"]
+            except Exception:  # noqa: BLE001 - the emulator is being stopped
+                return
+            ok = sum(calls.get("create_user", {}).get(s, 0) for s in ("200", "201"))
+            busy = calls.get("create_user", {}).get("400", 0)
+            lists = sum(calls.get("list_users", {}).values())
+            self.series.append((round(time.monotonic() - self.started, 1), ok, busy, lists))
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(5)
+
+    def figures(self, users: int, capacity: int, apply_delay: float) -> dict[str, Any]:
+        """When the VPN user creates ran and how close their rate came to the queue's."""
+        if not self.series:
+            return {}
+        first = next((t for t, ok, _, _ in self.series if ok > 0), None)
+        last = next((t for t, ok, _, _ in self.series if ok >= users), None)
+        best = 0.0
+        for (t0, ok0, _, _), (t1, ok1, _, _) in zip(self.series, self.series[5:], strict=False):
+            best = max(best, (ok1 - ok0) / (t1 - t0))
+        span = (last - first) if first is not None and last is not None else None
+        return {
+            "vpn_creates_first_accepted_s": first,
+            "vpn_creates_all_accepted_s": last,
+            "vpn_create_rate_avg_per_s": round(users / span, 2) if span else None,
+            "vpn_create_rate_best_5s_per_s": round(best, 2),
+            "vpn_queue_rate_per_s": round(capacity / apply_delay, 2),
+            "create_series": self.series,
+        }
+
+
 def run_one(label: str, testbed: Testbed, settings: dict[str, Any], *, naive: bool,
             logs: Path) -> dict[str, Any]:
     n, mq, groups = settings["objects_vpn_users"], settings["objects_mq_users"], settings["groups"]
@@ -195,13 +261,17 @@ def run_one(label: str, testbed: Testbed, settings: dict[str, Any], *, naive: bo
     metrics_port = None if naive else free_port()
     log_path = logs / f"{label}.log"
     log_path.unlink(missing_ok=True)
+    args = ["-n", namespace, "--resync-interval", str(settings["resync_interval"]),
+            "--metrics-port", str(metrics_port)]
     if naive:
         env["BENCH_BASELINE_DELAY"] = str(settings["baseline_delay"])
         operator: OperatorProcess = Naive(env, log_path, "-n", namespace)
+    elif settings["profile"]:
+        env["BENCH_PROFILE"] = settings["profile"]
+        env["BENCH_PROFILE_DIR"] = str(OUT / "profile")
+        operator = Profiled(env, log_path, *args)
     else:
-        operator = OperatorProcess(env, log_path, "-n", namespace, "--resync-interval",
-                                   str(settings["resync_interval"]),
-                                   "--metrics-port", str(metrics_port))
+        operator = OperatorProcess(env, log_path, *args)
     result: dict[str, Any] = {"namespace": namespace, "log": str(log_path)}
     try:
         operator.start()
@@ -214,10 +284,15 @@ def run_one(label: str, testbed: Testbed, settings: dict[str, Any], *, naive: bo
             pids["kube-apiserver"] = apiserver
         objects = fleet(n, mq, groups)
         client = api_client(testbed)
+        time.sleep(2.0)  # let start-up finish: the idle RSS below is the operator's floor
+        idle = proc_rss_mb(pids["operator"])
+        result["operator_rss_idle_mb"] = round(idle[0], 1) if idle else None
         emulator.reset_stats()
         sampler = Sampler(pids)
         sampler.start()
         started = time.monotonic()
+        calls_sampler = StatsSampler(emulator, started)
+        calls_sampler.start()
         log(f"{label}: creating {len(objects)} objects in {namespace}")
         create_s = create_all(client, namespace, objects)
         log(f"{label}: created in {create_s:.1f}s; waiting for Ready (one listing per second)")
@@ -230,6 +305,9 @@ def run_one(label: str, testbed: Testbed, settings: dict[str, Any], *, naive: bo
                                   timeout=settings["timeout"], on_poll=report)
         converged_at = time.monotonic()
         stats = emulator.stats()
+        calls_sampler.stop()
+        if settings["profile"] and not naive:
+            operator.process.send_signal(signal.SIGUSR1)  # profile_operator.py dumps
         sampler.sample()
         cpu_at_converge = dict(sampler.cpu)
         machine_busy = sampler.machine_busy()
@@ -244,6 +322,8 @@ def run_one(label: str, testbed: Testbed, settings: dict[str, Any], *, naive: bo
             "reconciles": reconcile_summary(scrape_metrics(metrics_port)),
             "cpu_s_at_converge": {k: round(v, 2) for k, v in cpu_at_converge.items()},
             "machine_cpu_busy_share": round(machine_busy, 3),
+            **calls_sampler.figures(n, settings["queue_capacity"], settings["apply_delay"]),
+            "listing": _listing_cost(testbed, namespace, pids.get("kube-apiserver")),
         })
         if not naive:
             result["drift"] = drift_sweep(emulator, settings["resync_interval"])
@@ -263,6 +343,22 @@ def run_one(label: str, testbed: Testbed, settings: dict[str, Any], *, naive: bo
         operator.stop()
         emulator.close()
     return result
+
+
+def _listing_cost(testbed: Testbed, namespace: str, apiserver: int | None) -> dict[str, float]:
+    """What one readiness poll (kubectl get -o json of every object) costs: the harness's
+    own load on the API server and the machine, measured once all are Ready."""
+    runs = 3
+    cpu0 = proc_cpu_seconds(apiserver) if apiserver else None
+    started = time.monotonic()
+    for _ in range(runs):
+        list_managed(testbed, namespace)
+    wall = (time.monotonic() - started) / runs
+    cpu1 = proc_cpu_seconds(apiserver) if apiserver else None
+    out = {"wall_s": round(wall, 3)}
+    if cpu0 is not None and cpu1 is not None:
+        out["apiserver_cpu_s"] = round((cpu1 - cpu0) / runs, 3)
+    return out
 
 
 def _apiserver_pid(testbed: Testbed) -> int | None:
@@ -308,6 +404,7 @@ def settings_from_env() -> dict[str, Any]:
         "baseline": os.environ.get("BENCH_BASELINE", "1") not in ("0", "no", "false"),
         "baseline_delay": env_num("BENCH_BASELINE_DELAY", 1.0),
         "theoretical_min_s": theoretical,
+        "profile": os.environ.get("BENCH_PROFILE", "").strip() or None,
         "timeout": env_num("BENCH_TIMEOUT", max(600.0, 10 * theoretical + 5 * (n + mq) / 50)),
     }
 
@@ -336,6 +433,7 @@ def summarize(settings: dict[str, Any], engine: dict[str, Any],
         "cloud_calls_per_object": engine["cloud_calls_per_object"],
         "busy_ratio": engine["busy_ratio"],
         "operator_rss_mb": engine["operator_rss_mb"],
+        "operator_rss_idle_mb": engine.get("operator_rss_idle_mb"),
         "drift_sweep_calls": drift["drift_sweep_calls"],
         "drift_sweep_pages": sum(pages.values()),
         "drift_sweep_pages_by_listing": pages,
@@ -352,9 +450,20 @@ def summarize(settings: dict[str, Any], engine: dict[str, Any],
         "engine": engine,
         "baseline": baseline,
         "finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source": _source(),
         "machine": {"cpus": os.cpu_count(), "loadavg": os.getloadavg()},
     }
     return summary
+
+
+def _source() -> dict[str, Any]:
+    """Which operator code was measured (others may be changing the tree meanwhile)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
+
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(),
+            "uncommitted_operator_files": git("status", "--porcelain", "--", "operator").split(
+                "\n")[:-1]}
 
 
 TARGETS = [
@@ -381,6 +490,15 @@ def table(summary: dict[str, Any]) -> str:
          b and b["create_calls_per_object"]),
         ("busy_ratio (VPN.0030 share)", s["busy_ratio"], b and b["busy_ratio"]),
         ("operator_rss_mb (peak)", s["operator_rss_mb"], b and b["operator_rss_mb"]),
+        ("operator_rss_mb (idle, before)", e.get("operator_rss_idle_mb"),
+         b and b.get("operator_rss_idle_mb")),
+        ("vpn creates accepted/s (avg)", e.get("vpn_create_rate_avg_per_s"),
+         b and b.get("vpn_create_rate_avg_per_s")),
+        ("vpn creates accepted/s (best 5s)", e.get("vpn_create_rate_best_5s_per_s"),
+         b and b.get("vpn_create_rate_best_5s_per_s")),
+        ("vpn queue rate/s (capacity/delay)", e.get("vpn_queue_rate_per_s"), None),
+        ("all vpn creates accepted at s", e.get("vpn_creates_all_accepted_s"),
+         b and b.get("vpn_creates_all_accepted_s")),
         ("operator_cpu_s (to Ready)", e["cpu_s_at_converge"].get("operator"),
          b and b["cpu_s_at_converge"].get("operator")),
         ("emulator_cpu_s (to Ready)", e["cpu_s_at_converge"].get("emulator"),
@@ -389,11 +507,19 @@ def table(summary: dict[str, Any]) -> str:
          b and b["cpu_s_at_converge"].get("kube-apiserver")),
         ("machine_cpu_busy_share", e["machine_cpu_busy_share"],
          b and b["machine_cpu_busy_share"]),
+        ("one readiness listing: wall s", e["listing"].get("wall_s"),
+         b and b["listing"].get("wall_s")),
+        ("one readiness listing: apiserver cpu s", e["listing"].get("apiserver_cpu_s"),
+         b and b["listing"].get("apiserver_cpu_s")),
         ("drift_sweep_calls", s["drift_sweep_calls"], None),
         ("drift_sweep_pages (expected)", s["drift_sweep_pages"], None),
     ]
     width = max(len(r[0]) for r in rows)
-    lines = [f"{'figure':<{width}}  {'operator':>12}  {'baseline':>12}",
+    lines = [f"{s['objects']} objects; apply_delay {s['settings']['apply_delay']}s, "
+             f"queue_capacity {s['settings']['queue_capacity']}"
+             + (f"; PROFILED ({s['settings']['profile']}): timings are not comparable"
+                if s["settings"].get("profile") else ""),
+             f"{'figure':<{width}}  {'operator':>12}  {'baseline':>12}",
              f"{'-' * width}  {'-' * 12}  {'-' * 12}"]
     for name, engine_value, baseline_value in rows:
         lines.append(f"{name:<{width}}  {_fmt(engine_value):>12}  {_fmt(baseline_value):>12}")
