@@ -36,7 +36,7 @@ faults: venv binaries
 	HWCLOUD_FAULTS_N=$${HWCLOUD_FAULTS_N:-1000} $(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
 crds: venv
-	$(BIN)/hwcloud-access crds --write deploy/crds
+	$(BIN)/hwcloud-access crds --write deploy/crds --write deploy/helm/hwcloud-access-operator/crds
 
 lint: venv
 	$(BIN)/ruff check operator tests

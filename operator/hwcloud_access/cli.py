@@ -9,10 +9,10 @@ import sys
 def _crds(args: argparse.Namespace) -> int:
     from . import crds
 
-    if args.write:
-        for path in crds.write_all(args.write):
+    for directory in args.write or []:
+        for path in crds.write_all(directory):
             print(f"wrote {path}", file=sys.stderr)
-    else:
+    if not args.write:
         sys.stdout.write(crds.render_all())
     return 0
 
@@ -20,6 +20,7 @@ def _crds(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import logging
     import os
+    import random
 
     import kopf
 
@@ -35,12 +36,16 @@ def _run(args: argparse.Namespace) -> int:
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request
+    priority = args.priority
+    if priority is None:  # replicas of a peering must differ, or kopf pauses them all
+        priority = random.SystemRandom().randint(1, 32767) if args.peering else 0
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace or [],
         liveness_endpoint=args.liveness,
         standalone=args.peering is None,
         peering_name=args.peering,
+        priority=priority,
     )
     return 0
 
@@ -56,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     crds_cmd = sub.add_parser("crds", help="print the CRDs generated from the API models")
-    crds_cmd.add_argument("--write", type=_path, metavar="DIR",
-                          help="write one file per CRD into DIR instead of printing")
+    crds_cmd.add_argument("--write", type=_path, metavar="DIR", action="append",
+                          help="write one file per CRD into DIR instead of printing "
+                          "(repeatable)")
     crds_cmd.set_defaults(func=_crds)
 
     run_cmd = sub.add_parser("run", help="run the operator (kopf underneath)")
@@ -74,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="drift sweep period per VPN server / RocketMQ instance")
     run_cmd.add_argument("--peering", metavar="NAME",
                          help="kopf peering object for one active replica (default: standalone)")
+    run_cmd.add_argument("--priority", type=int, metavar="N",
+                         help="kopf peering priority: the highest runs, the others stand by "
+                         "(default with --peering: random)")
     run_cmd.add_argument("--state-namespace", metavar="NS",
                          help="namespace of the operator's own Secret (default: $POD_NAMESPACE "
                          "or default)")
