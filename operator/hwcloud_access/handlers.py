@@ -53,11 +53,13 @@ async def cleanup(**_: Any) -> None:
 def _finish(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
     """Writes the outcome to status, posts its Events, and tells kopf what comes next."""
     resource = Resource(KINDS[body["kind"]], dict(body))
-    for key, value in outcome.status.items():
-        patch.status[key] = value
-    patch.status["conditions"] = conditions_for(outcome, resource.status.get("conditions"),
-                                                resource.generation)
-    patch.status["observedGeneration"] = resource.generation
+    status = {**outcome.status,
+              "conditions": conditions_for(outcome, resource.status.get("conditions"),
+                                           resource.generation),
+              "observedGeneration": resource.generation}
+    for key, value in status.items():
+        if resource.status.get(key) != value:  # unchanged fields cost no API write
+            patch.status[key] = value
     for event in outcome.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
     result = "ready" if outcome.ready else outcome.reason.value
@@ -146,6 +148,7 @@ async def secret_changed(namespace: str, name: str, meta: kopf.Meta, **_: Any) -
     """A Secret some resource uses changed: wake those resources (they compare fingerprints).
     Event handlers keep no state on the Secret: nothing of it lands in annotations."""
     rt = runtime()
+    rt.kube.forget_secret(namespace, name)
     woken = rt.secret_refs.changed(namespace, name, meta.get("resourceVersion", ""))
     await asyncio.gather(*(rt.kube.wake(KINDS[kind], ns, obj, "credentials Secret changed")
                            for kind, ns, obj in woken))

@@ -30,6 +30,10 @@ class OperatorSettings:
     state_namespace: str = "default"
     fingerprint_secret: str = "hwcloud-access-fingerprint-key"
     max_concurrency: int = 8  # concurrent calls per VPN server / RocketMQ instance
+    # How long one cloud call may wait for the per-server pacer and retry retryable answers.
+    # Waiting is a coroutine, not a worker; a longer wait costs nothing, where giving up
+    # costs a requeue (API writes) and a new place at the back of the queue.
+    cloud_budget: float = 120.0
 
 
 def settings_from_env(env: Mapping[str, str] = os.environ) -> OperatorSettings:
@@ -39,6 +43,7 @@ def settings_from_env(env: Mapping[str, str] = os.environ) -> OperatorSettings:
         state_namespace=env.get("HWCLOUD_STATE_NAMESPACE") or env.get("POD_NAMESPACE")
         or "default",
         max_concurrency=int(env.get("HWCLOUD_MAX_CONCURRENCY", "8")),
+        cloud_budget=float(env.get("HWCLOUD_CLOUD_BUDGET", "120")),
     )
 
 
@@ -71,7 +76,7 @@ async def build_runtime(settings: OperatorSettings) -> Runtime:
 
     def make_session(config: AccountConfig) -> CloudSession:
         return CloudSession(config, max_concurrency=settings.max_concurrency,
-                            on_call=metrics.observe_call)
+                            retry_budget=settings.cloud_budget, on_call=metrics.observe_call)
 
     accounts = Accounts(kube, default_account_from_env(), make_session)
     key = await fingerprint_key(kube, settings.state_namespace, settings.fingerprint_secret)

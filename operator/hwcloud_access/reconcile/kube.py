@@ -32,6 +32,20 @@ class Kube:
     def __init__(self, api_client: client.ApiClient) -> None:
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
+        self._secrets: dict[tuple[str, str], SecretData] = {}
+
+    async def read_watched_secret(self, namespace: str, name: str) -> SecretData | None:
+        """Like read_secret, but served from memory until `forget_secret` is called: for
+        Secrets whose changes the operator watches (resources' credentials)."""
+        cached = self._secrets.get((namespace, name))
+        if cached is None:
+            cached = await self.read_secret(namespace, name)
+            if cached is not None:
+                self._secrets[(namespace, name)] = cached
+        return cached
+
+    def forget_secret(self, namespace: str, name: str) -> None:
+        self._secrets.pop((namespace, name), None)
 
     async def read_secret(self, namespace: str, name: str) -> SecretData | None:
         try:

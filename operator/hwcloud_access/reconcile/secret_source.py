@@ -20,7 +20,7 @@ async def resolve_secret(ctx: Context, ref: SecretKeySelector | None, *, owned_n
     namespace = resource.namespace
     assert namespace is not None
     if ref is not None:
-        secret = await ctx.kube.read_secret(namespace, ref.name)
+        secret = await ctx.kube.read_watched_secret(namespace, ref.name)
         ctx.secret_refs.track(ctx.key, ref.name, secret.resource_version if secret else "")
         if secret is None:
             raise DependencyNotReady(f"Secret {namespace}/{ref.name} not found; waiting for "
@@ -30,7 +30,7 @@ async def resolve_secret(ctx: Context, ref: SecretKeySelector | None, *, owned_n
             raise InvalidInput(f"Secret {namespace}/{ref.name} has no key {ref.key!r}")
         owned = None
     else:
-        secret = await ctx.kube.read_secret(namespace, owned_name)
+        secret = await ctx.kube.read_watched_secret(namespace, owned_name)
         if secret is not None and resource.uid not in secret.owner_uids:
             raise InvalidSpec(f"Secret {namespace}/{owned_name} exists and is not owned by this "
                               f"{resource.kind.kind}: name a Secret in the spec or remove it")
@@ -42,7 +42,7 @@ async def resolve_secret(ctx: Context, ref: SecretKeySelector | None, *, owned_n
                 namespace, owned_name, {**identity, owned_key: value},
                 resource.owner_reference(), labels)
             if not created:  # another pass made it a moment ago: use that one
-                secret = await ctx.kube.read_secret(namespace, owned_name)
+                secret = await ctx.kube.read_watched_secret(namespace, owned_name)
                 if secret is None:
                     raise DependencyNotReady(f"Secret {namespace}/{owned_name} vanished")
                 value = secret.data.get(owned_key, "")
