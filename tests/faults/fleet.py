@@ -208,6 +208,49 @@ def proc_rss_mb(pid: int) -> tuple[float, float] | None:
     return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
 
 
+def proc_fds(pid: int) -> tuple[int, int]:
+    """(open sockets, threads) of a process."""
+    sockets = 0
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                sockets += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+            except OSError:
+                pass
+        threads = len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0, 0
+    return sockets, threads
+
+
+def socket_peers(pid: int) -> dict[int, int]:
+    """The process's TCP connections by remote port (from /proc/net/tcp and its fds)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:
+        return {}
+    peers: dict[int, int] = {}
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as handle:
+                next(handle)
+                for line in handle:
+                    fields = line.split()
+                    if fields[9] in inodes:
+                        port = int(fields[2].rsplit(":", 1)[1], 16)
+                        peers[port] = peers.get(port, 0) + 1
+        except OSError:
+            continue
+    return peers
+
+
 def machine_cpu() -> tuple[float, float]:
     """(busy, total) jiffies of the whole machine."""
     with open("/proc/stat") as handle:
@@ -226,6 +269,9 @@ class Sampler(threading.Thread):
         self.peak_rss: dict[str, float] = {name: 0.0 for name in pids}
         self.hwm: dict[str, float] = {name: 0.0 for name in pids}
         self.cpu: dict[str, float] = {}
+        self.peak_sockets: dict[str, int] = {name: 0 for name in pids}
+        self.peak_threads: dict[str, int] = {name: 0 for name in pids}
+        self.peers_at_peak: dict[int, int] = {}  # the operator's connections by remote port
         self.cpu_start = {name: proc_cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
         self.machine_start = machine_cpu()
         self.samples = 0
@@ -237,6 +283,11 @@ class Sampler(threading.Thread):
             if rss is not None:
                 self.peak_rss[name] = max(self.peak_rss[name], rss[0])
                 self.hwm[name] = max(self.hwm[name], rss[1])
+            sockets, threads = proc_fds(pid)
+            if sockets > self.peak_sockets[name] and name == "operator":
+                self.peers_at_peak = socket_peers(pid)
+            self.peak_sockets[name] = max(self.peak_sockets[name], sockets)
+            self.peak_threads[name] = max(self.peak_threads[name], threads)
             cpu = proc_cpu_seconds(pid)
             if cpu is not None:
                 self.cpu[name] = cpu - self.cpu_start[name]
