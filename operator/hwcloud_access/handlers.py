@@ -105,6 +105,7 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> No
     outcome = await rt.engine.delete(ADAPTERS[resource.kind.kind], resource, attempt=retry)
     if outcome.next is Next.DONE:
         rt.engine.release(key)
+        rt.engine.admission.forget(key)
         rt.secret_refs.untrack(key)
         metrics.set_ready(resource.kind.kind, key[1], key[2], None)
         if resource.kind is VPN_USER_GROUP:

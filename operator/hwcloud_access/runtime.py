@@ -13,6 +13,7 @@ from . import metrics
 from .api import ALL_KINDS
 from .cloud import AccountConfig, CloudSession
 from .reconcile.accounts import Accounts, default_account_from_env
+from .reconcile.admission import Admission
 from .reconcile.credentials import Fingerprinter
 from .reconcile.dependencies import Dependencies
 from .reconcile.drift import DriftSweeper
@@ -34,6 +35,7 @@ class OperatorSettings:
     # Waiting is a coroutine, not a worker; a longer wait costs nothing, where giving up
     # costs a requeue (API writes) and a new place at the back of the queue.
     cloud_budget: float = 120.0
+    create_turns: int = 32  # creates per VPN server / RocketMQ instance inside the client
 
 
 def settings_from_env(env: Mapping[str, str] = os.environ) -> OperatorSettings:
@@ -44,6 +46,7 @@ def settings_from_env(env: Mapping[str, str] = os.environ) -> OperatorSettings:
         or "default",
         max_concurrency=int(env.get("HWCLOUD_MAX_CONCURRENCY", "8")),
         cloud_budget=float(env.get("HWCLOUD_CLOUD_BUDGET", "120")),
+        create_turns=int(env.get("HWCLOUD_CREATE_TURNS", "32")),
     )
 
 
@@ -82,12 +85,13 @@ async def build_runtime(settings: OperatorSettings) -> Runtime:
     key = await fingerprint_key(kube, settings.state_namespace, settings.fingerprint_secret)
     dependencies = Dependencies(kube)
     secret_refs = SecretRefs()
-    engine = Engine(accounts=accounts, kube=kube, views=Views(),
-                    fingerprint=Fingerprinter(key), dependencies=dependencies,
-                    secret_refs=secret_refs)
 
     async def wake(key: tuple[str, str, str], why: str) -> None:
         await kube.wake(KINDS[key[0]], key[1], key[2], why)
 
+    engine = Engine(accounts=accounts, kube=kube, views=Views(),
+                    fingerprint=Fingerprinter(key), dependencies=dependencies,
+                    secret_refs=secret_refs,
+                    admission=Admission(wake, limit=settings.create_turns))
     drift = DriftSweeper(wake, interval=settings.resync_interval)
     return Runtime(kube, accounts, engine, dependencies, drift, secret_refs)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from hwcloud_access.api import VPN_USER_GROUP
 from hwcloud_access.cloud import AlreadyExistsError, AuthError, BusyError, InvalidRequestError
+from hwcloud_access.reconcile.admission import Admission
 from hwcloud_access.reconcile.credentials import Fingerprinter
 from hwcloud_access.reconcile.dependencies import Dependencies
 from hwcloud_access.reconcile.engine import Engine, EngineSettings, client_token
@@ -119,11 +120,15 @@ def cloud() -> FakeCloud:
     return FakeCloud()
 
 
+async def no_wake(key, why) -> None:
+    pass
+
+
 @pytest.fixture
 def engine() -> Engine:
     return Engine(accounts=FakeAccounts(), kube=None, views=Views(),  # type: ignore[arg-type]
                   fingerprint=Fingerprinter(b"k" * 32), dependencies=Dependencies(None),  # type: ignore[arg-type]
-                  secret_refs=SecretRefs(),
+                  secret_refs=SecretRefs(), admission=Admission(no_wake),
                   # every pass lists afresh
                   settings=EngineSettings(snapshot_max_age=0.0, poll_max_age=0.0))
 

@@ -25,6 +25,7 @@ from ..cloud import (
     QuotaExceededError,
 )
 from .accounts import Accounts
+from .admission import Admission
 from .conditions import is_ready, now_rfc3339
 from .credentials import Fingerprinter
 from .dependencies import Dependencies
@@ -35,7 +36,7 @@ from .secret_refs import SecretRefs
 from .views import Views
 
 TOKEN_NAMESPACE = uuid.UUID("5b3f0e4c-8f52-4a8e-9a3c-2f1d6c7b9e10")
-POLL_DELAYS = (0.5, 0.5, 1.0, 1.0, 2.0, 2.0, 3.0, 5.0)
+POLL_DELAYS = (1.0, 1.0, 1.0, 2.0, 2.0, 3.0, 5.0)  # first look: after a typical apply
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,15 @@ def _age(since: str | None) -> float | None:
 class Engine:
     def __init__(self, *, accounts: Accounts, kube: Kube, views: Views,
                  fingerprint: Fingerprinter, dependencies: Dependencies,
-                 secret_refs: SecretRefs, settings: EngineSettings | None = None) -> None:
+                 secret_refs: SecretRefs, admission: Admission,
+                 settings: EngineSettings | None = None) -> None:
         self.accounts = accounts
         self.kube = kube
         self.views = views
         self.fingerprint = fingerprint
         self.dependencies = dependencies
         self.secret_refs = secret_refs
+        self.admission = admission
         self.settings = settings or EngineSettings()
         self._claims: dict[tuple[int, str], tuple[str, str, str]] = {}
         self._claimed: dict[tuple[str, str, str], tuple[int, str]] = {}
@@ -183,13 +186,18 @@ class Engine:
                 events.append(Event("Warning", "Drift", f"cloud object {known_id} was deleted "
                                     "outside the cluster; re-creating it"))
             token = client_token(resource.uid, lost)
+            scope = id(adapter.view(ctx, desired))
+            in_line = await self.admission.enter(scope, ctx.key)
+            if in_line:
+                return Outcome(ready=False, reason=Reason.CREATING, message=f"waiting for a "
+                               f"turn to create ({in_line} in line for this server)")
             try:
                 new_id = await adapter.create(ctx, desired, token)
-            except AlreadyExistsError:
+            except AlreadyExistsError as conflict:
                 # Someone created it since our listing: adopt it (below) if we can see it.
                 observed = await self._observe(adapter, ctx, desired, max_age=0.0)
                 if observed is None:
-                    raise
+                    raise conflict from None
             else:
                 events.append(Event("Normal", "Created", f"created {adapter.kind.kind} "
                                     f"{adapter.cloud_name(desired)} ({new_id})"))
@@ -197,6 +205,8 @@ class Engine:
                           **self._fingerprint_status(adapter, ctx, desired)}
                 return self._applying("the cloud accepted the create and is applying it", 0,
                                       status, events)
+            finally:
+                await self.admission.leave(scope, ctx.key)
 
         cloud_id = adapter.cloud_id(observed)
         events = []

@@ -1,0 +1,70 @@
+"""Turns at creating, per VPN server / RocketMQ instance.
+
+The cloud takes only so many creates per second per server, and a create waiting for its
+turn inside a kopf handler holds a kopf worker (and its memory) the whole time. So only
+`limit` creates per listing are let into the client at once; the others end their pass
+(Ready=False, reason Creating, "waiting for a turn") and are woken, in arrival order, when
+a turn frees up. A woken object's turn is kept for it for `hold` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+
+Key = tuple[str, str, str]  # kind, namespace, name
+Wake = Callable[[Key, str], Awaitable[None]]
+
+
+@dataclass
+class _Line:
+    inside: set[Key] = field(default_factory=set)
+    held: dict[Key, float] = field(default_factory=dict)  # woken key -> held until
+    waiting: OrderedDict[Key, None] = field(default_factory=OrderedDict)
+
+
+class Admission:
+    def __init__(self, wake: Wake, limit: int = 32, hold: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.wake = wake
+        self.limit = limit
+        self.hold = hold
+        self.clock = clock
+        self._lines: dict[Hashable, _Line] = {}
+
+    async def enter(self, scope: Hashable, key: Key) -> int:
+        """0 when `key` may create now (then call `leave`), else how many wait in line."""
+        line = self._lines.setdefault(scope, _Line())
+        now = self.clock()
+        for expired in [k for k, until in line.held.items() if until < now]:
+            del line.held[expired]  # woken but never came back (deleted, restarted, ...)
+        if key in line.held:
+            del line.held[key]
+        elif len(line.inside) + len(line.held) >= self.limit or \
+                (line.waiting and next(iter(line.waiting)) != key):
+            line.waiting.setdefault(key)
+            await self._fill(line)
+            return len(line.waiting)
+        line.waiting.pop(key, None)
+        line.inside.add(key)
+        return 0
+
+    async def leave(self, scope: Hashable, key: Key) -> None:
+        """`key` is done creating: the next in line is woken and its turn held for it."""
+        line = self._lines[scope]
+        line.inside.discard(key)
+        await self._fill(line)
+
+    async def _fill(self, line: _Line) -> None:
+        while line.waiting and len(line.inside) + len(line.held) < self.limit:
+            woken, _ = line.waiting.popitem(last=False)
+            line.held[woken] = self.clock() + self.hold
+            await self.wake(woken, "its turn to create")
+
+    def forget(self, key: Key) -> None:
+        """The resource is gone: it gives up its place."""
+        for line in self._lines.values():
+            line.waiting.pop(key, None)
+            line.held.pop(key, None)
