@@ -10,7 +10,13 @@ import pytest
 from pydantic import BaseModel
 
 from hwcloud_access.api import VPN_USER_GROUP
-from hwcloud_access.cloud import AlreadyExistsError, AuthError, BusyError, InvalidRequestError
+from hwcloud_access.cloud import (
+    AlreadyExistsError,
+    AuthError,
+    BusyError,
+    InvalidRequestError,
+    NotFoundError,
+)
 from hwcloud_access.reconcile.admission import Admission
 from hwcloud_access.reconcile.credentials import Fingerprinter
 from hwcloud_access.reconcile.dependencies import Dependencies
@@ -76,6 +82,12 @@ class FakeAdapter(Adapter[Desired, Item]):
 
         return ctx.views.get(ctx.session, "server", "items", lambda: CollectionView(
             lister, id_of=lambda i: i.id, name_of=lambda i: i.name))
+
+    async def read_one(self, ctx: Context, desired: Desired, cloud_id: str) -> Item:
+        self.cloud.call("get", cloud_id)
+        if cloud_id not in self.cloud.visible:
+            raise NotFoundError("gone", status=404, code="VPN.0004")
+        return self.cloud.visible[cloud_id]
 
     def cloud_name(self, desired: Desired) -> str:
         return desired.name
@@ -295,11 +307,32 @@ async def test_delete_waits_until_gone_and_orphan_keeps_it(engine, cloud) -> Non
     cloud.apply()
     done = await engine.delete(adapter, evolve(res, second))
     assert done.next is Next.DONE and [e.reason for e in done.events] == ["Deleted"]
+    assert cloud.calls[-1] == ("get", "a")  # absence confirmed by the object itself
 
     cloud.visible["b"] = Item(id="b", name="o", description="d")
+    calls_before = len(cloud.calls)
     orphan = await engine.delete(adapter, resource(meta_name="o", uid="u3", status={"id": "b"},
                                                    deletionPolicy="Orphan"))
-    assert orphan.next is Next.DONE and "b" in cloud.visible and cloud.ops() == ["delete"]
+    assert orphan.next is Next.DONE and "b" in cloud.visible
+    assert len(cloud.calls) == calls_before  # Orphan: no cloud call at all
+
+
+async def test_a_listing_that_skipped_the_object_does_not_end_the_deletion(engine, cloud) -> None:
+    adapter = FakeAdapter(cloud)
+    cloud.visible["c"] = Item(id="c", name="g", description="d")
+    hidden = cloud.visible["c"]
+
+    async def skipping_lister():  # offset paging skipped it while others were deleted
+        return
+        yield
+
+    res = resource(status={"id": "c"})
+    ctx = await engine._context(res, res.spec())
+    view = adapter.view(ctx, Desired("g", "d"))
+    view._lister = skipping_lister
+    outcome = await engine.delete(adapter, res)
+    assert outcome.next is Next.REQUEUE and ("delete", "c") in cloud.calls
+    assert cloud.visible["c"] is hidden or "c" in cloud.pending
 
 
 async def test_two_resources_cannot_manage_one_cloud_object(engine, cloud) -> None:
@@ -311,3 +344,4 @@ async def test_two_resources_cannot_manage_one_cloud_object(engine, cloud) -> No
     released = await engine.delete(adapter, resource(meta_name="second", uid="u2",
                                                      name="shared"))
     assert released.next is Next.DONE and "delete" not in cloud.ops()
+

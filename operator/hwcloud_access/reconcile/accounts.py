@@ -3,6 +3,7 @@ credentials Secret) or the operator's default account from the environment (HW_*
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -78,12 +79,23 @@ class Accounts:
         self.ttl = ttl
         self.clock = clock
         self._entries: dict[str, _Entry] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def session(self, account_name: str | None) -> CloudSession:
         key = account_name or DEFAULT
         entry = self._entries.get(key)
         if entry and self.clock() - entry.checked_at < self.ttl:
             return entry.session
+        # One load at a time per account: concurrent passes share the session it makes
+        # (and its token, pacer and listings) instead of each making their own.
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            entry = self._entries.get(key)
+            if entry and self.clock() - entry.checked_at < self.ttl:
+                return entry.session
+            return await self._refresh(key, account_name, entry)
+
+    async def _refresh(self, key: str, account_name: str | None,
+                       entry: _Entry | None) -> CloudSession:
         config = await self._load(account_name)
         if entry and entry.config == config:
             entry.checked_at = self.clock()

@@ -290,6 +290,13 @@ class Engine:
                            message=f"released without deleting: {conflict.message}")
         observed = await self._observe(adapter, ctx, desired, self.settings.poll_max_age)
         known_id = resource.status.get("id")
+        if observed is None and known_id:
+            # A listing is no proof of absence (offset paging skips rows while others are
+            # deleted): ask for the object itself before letting the resource go.
+            try:
+                observed = await adapter.read_one(ctx, desired, known_id)
+            except NotFoundError:
+                pass
         if observed is None:
             if known_id and self._pending(ctx, "create"):
                 return self._deleting("waiting for the pending create before deleting", attempt)

@@ -120,6 +120,10 @@ class Adapter(ABC, Generic[D, Obs]):
         """The shared listing the object lives in."""
 
     @abstractmethod
+    async def read_one(self, ctx: Context, desired: D, cloud_id: str) -> Obs:
+        """The object itself (one GET); NotFoundError when it does not exist."""
+
+    @abstractmethod
     def cloud_name(self, desired: D) -> str: ...
 
     @abstractmethod

@@ -60,6 +60,9 @@ class MqUserAdapter(Adapter[DesiredMqUser, MqUser]):
             lambda: mq.list_users(instance_id), id_of=lambda u: u.access_key,
             name_of=lambda u: u.access_key))
 
+    async def read_one(self, ctx: Context, desired: DesiredMqUser, cloud_id: str) -> MqUser:
+        return await ctx.session.rocketmq.get_user(desired.instance_id, cloud_id)
+
     def cloud_name(self, desired: DesiredMqUser) -> str:
         return desired.write.access_key
 

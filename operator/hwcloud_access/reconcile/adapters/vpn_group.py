@@ -41,6 +41,9 @@ class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup]):
     def view(self, ctx: Context, desired: DesiredGroup) -> CollectionView[VpnGroup]:
         return vpn_groups_view(ctx, desired.server_id)
 
+    async def read_one(self, ctx: Context, desired: DesiredGroup, cloud_id: str) -> VpnGroup:
+        return await ctx.session.vpn.get_group(desired.server_id, cloud_id)
+
     def cloud_name(self, desired: DesiredGroup) -> str:
         return desired.name
 

@@ -94,6 +94,9 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
         return ctx.views.get(ctx.session, server_id, "users", lambda: CollectionView(
             lambda: vpn.list_users(server_id), id_of=lambda u: u.id, name_of=lambda u: u.name))
 
+    async def read_one(self, ctx: Context, desired: DesiredUser, cloud_id: str) -> VpnUser:
+        return await ctx.session.vpn.get_user(desired.server_id, cloud_id)
+
     def cloud_name(self, desired: DesiredUser) -> str:
         return desired.name
 
