@@ -23,6 +23,7 @@ from .reconcile.secret_refs import SecretRefs
 from .reconcile.views import Views
 
 KINDS = {kind.kind: kind for kind in ALL_KINDS}
+KUBE_THREADS = 32
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,9 @@ async def build_runtime(settings: OperatorSettings) -> Runtime:
         kubernetes.config.load_incluster_config()
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config()
-    kube = Kube(kubernetes.client.ApiClient())
+    configuration = kubernetes.client.Configuration.get_default_copy()
+    configuration.connection_pool_maxsize = KUBE_THREADS  # one connection per thread
+    kube = Kube(kubernetes.client.ApiClient(configuration), threads=KUBE_THREADS)
 
     def make_session(config: AccountConfig) -> CloudSession:
         return CloudSession(config, max_concurrency=settings.max_concurrency,

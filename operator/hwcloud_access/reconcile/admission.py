@@ -9,11 +9,14 @@ a turn frees up. A woken object's turn is kept for it for `hold` seconds.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 
+log = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # kind, namespace, name
 Wake = Callable[[Key, str], Awaitable[None]]
 
@@ -33,8 +36,9 @@ class Admission:
         self.hold = hold
         self.clock = clock
         self._lines: dict[Hashable, _Line] = {}
+        self._wakes: set[asyncio.Task[None]] = set()
 
-    async def enter(self, scope: Hashable, key: Key) -> int:
+    def enter(self, scope: Hashable, key: Key) -> int:
         """0 when `key` may create now (then call `leave`), else how many wait in line."""
         line = self._lines.setdefault(scope, _Line())
         now = self.clock()
@@ -45,23 +49,32 @@ class Admission:
         elif len(line.inside) + len(line.held) >= self.limit or \
                 (line.waiting and next(iter(line.waiting)) != key):
             line.waiting.setdefault(key)
-            await self._fill(line)
+            self._fill(line)
             return len(line.waiting)
         line.waiting.pop(key, None)
         line.inside.add(key)
         return 0
 
-    async def leave(self, scope: Hashable, key: Key) -> None:
+    def leave(self, scope: Hashable, key: Key) -> None:
         """`key` is done creating: the next in line is woken and its turn held for it."""
         line = self._lines[scope]
         line.inside.discard(key)
-        await self._fill(line)
+        self._fill(line)
 
-    async def _fill(self, line: _Line) -> None:
+    def _fill(self, line: _Line) -> None:
+        """Wakes the next in line; the wake-ups run in the background so that the pass
+        that left is not held up by them."""
         while line.waiting and len(line.inside) + len(line.held) < self.limit:
             woken, _ = line.waiting.popitem(last=False)
             line.held[woken] = self.clock() + self.hold
-            await self.wake(woken, "its turn to create")
+            task = asyncio.create_task(self.wake(woken, "its turn to create"))
+            self._wakes.add(task)
+            task.add_done_callback(self._woken)
+
+    def _woken(self, task: asyncio.Task[None]) -> None:
+        self._wakes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("waking an object for its turn failed: %s", task.exception())
 
     def forget(self, key: Key) -> None:
         """The resource is gone: it gives up its place."""

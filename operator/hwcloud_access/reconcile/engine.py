@@ -187,7 +187,7 @@ class Engine:
                                     "outside the cluster; re-creating it"))
             token = client_token(resource.uid, lost)
             scope = id(adapter.view(ctx, desired))
-            in_line = await self.admission.enter(scope, ctx.key)
+            in_line = self.admission.enter(scope, ctx.key)
             if in_line:
                 return Outcome(ready=False, reason=Reason.CREATING, message=f"waiting for a "
                                f"turn to create ({in_line} in line for this server)")
@@ -206,7 +206,7 @@ class Engine:
                 return self._applying("the cloud accepted the create and is applying it", 0,
                                       status, events)
             finally:
-                await self.admission.leave(scope, ctx.key)
+                self.admission.leave(scope, ctx.key)
 
         cloud_id = adapter.cloud_id(observed)
         events = []

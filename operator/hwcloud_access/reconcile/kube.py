@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +32,18 @@ class SecretData:
 
 
 class Kube:
-    def __init__(self, api_client: client.ApiClient) -> None:
+    def __init__(self, api_client: client.ApiClient, threads: int = 32) -> None:
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
+        # Its own threads: the calls wait on the API server, not the CPU, and must not
+        # queue behind the event loop's small default pool.
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kube")
         self._secrets: dict[tuple[str, str], SecretData] = {}
+
+    async def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Runs one call of the synchronous client on the Kube threads."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, functools.partial(function, *args))
 
     async def read_watched_secret(self, namespace: str, name: str) -> SecretData | None:
         """Like read_secret, but served from memory until `forget_secret` is called: for
@@ -49,7 +60,7 @@ class Kube:
 
     async def read_secret(self, namespace: str, name: str) -> SecretData | None:
         try:
-            secret = await asyncio.to_thread(self.core.read_namespaced_secret, name, namespace)
+            secret = await self.call(self.core.read_namespaced_secret, name, namespace)
         except ApiException as error:
             if error.status == 404:
                 return None
@@ -73,7 +84,7 @@ class Kube:
                     controller=True, block_owner_deletion=False)]),
             type="Opaque", string_data=data)
         try:
-            await asyncio.to_thread(self.core.create_namespaced_secret, namespace, body)
+            await self.call(self.core.create_namespaced_secret, namespace, body)
         except ApiException as error:
             if error.status == 409:
                 return False
@@ -84,9 +95,9 @@ class Kube:
                          namespace: str | None = None) -> dict[str, Any] | None:
         try:
             if kind.namespaced:
-                return await asyncio.to_thread(self.custom.get_namespaced_custom_object, GROUP,
+                return await self.call(self.custom.get_namespaced_custom_object, GROUP,
                                                VERSION, namespace, kind.plural, name)
-            return await asyncio.to_thread(self.custom.get_cluster_custom_object, GROUP,
+            return await self.call(self.custom.get_cluster_custom_object, GROUP,
                                            VERSION, kind.plural, name)
         except ApiException as error:
             if error.status == 404:
@@ -97,7 +108,7 @@ class Kube:
         """Makes the operator look at an object now: a metadata change triggers its handler."""
         patch = {"metadata": {"annotations": {WAKEUP_ANNOTATION: f"{now_rfc3339()} {why}"}}}
         try:
-            await asyncio.to_thread(self.custom.patch_namespaced_custom_object, GROUP, VERSION,
+            await self.call(self.custom.patch_namespaced_custom_object, GROUP, VERSION,
                                     namespace, kind.plural, name, patch)
         except ApiException as error:
             if error.status != 404:
@@ -115,7 +126,7 @@ async def fingerprint_key(kube: Kube, namespace: str, name: str) -> bytes:
                                          labels={f"{GROUP}/purpose": "fingerprint-key"}),
             type="Opaque", string_data={"key": secrets.token_hex(32)})
         try:
-            await asyncio.to_thread(kube.core.create_namespaced_secret, namespace, body)
+            await kube.call(kube.core.create_namespaced_secret, namespace, body)
         except ApiException as error:
             if error.status != 409:  # another replica made it: read it back
                 raise
