@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from .api import ALL_KINDS, GROUP, VERSION, KindDef
+from .api.base import CATEGORY
 
 _KEEP = {
     "type", "description", "properties", "items", "required", "enum", "default",
@@ -80,7 +81,7 @@ def render_crd(kind: KindDef) -> dict[str, Any]:
                 "plural": kind.plural,
                 "singular": kind.singular,
                 "shortNames": list(kind.short_names),
-                "categories": ["hwcloud"],
+                "categories": [CATEGORY],
             },
             "scope": "Namespaced" if kind.namespaced else "Cluster",
             "versions": [

@@ -54,7 +54,6 @@ class DriftSweeper:
         self.clock = clock
         self._listings: dict[int, _Listing] = {}
         self._where: dict[Key, int] = {}
-        self.sweeps = 0
 
     def track(self, key: Key, view: CollectionView[Any], id_of: Callable[[Any], str],
               cloud_object: Any, interval: float | None = None) -> None:
@@ -77,7 +76,6 @@ class DriftSweeper:
         """Lists once and wakes every member that drifted; returns how many."""
         listing.last_sweep = self.clock()
         snapshot = await listing.view.snapshot(newer_than=listing.last_sweep)
-        self.sweeps += 1
         drifted = 0
         for key, member in list(listing.members.items()):
             found = snapshot.by_id.get(member.cloud_id)

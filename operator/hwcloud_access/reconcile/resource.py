@@ -21,7 +21,6 @@ from .views import CollectionView, Views
 
 PAUSED_ANNOTATION = f"{GROUP}/paused"
 RESYNC_ANNOTATION = f"{GROUP}/resync-interval"
-REQUESTED_ANNOTATION = f"{GROUP}/reconcile-requested-at"
 
 
 @dataclass(frozen=True)
@@ -73,9 +72,6 @@ class Resource:
     def owner_reference(self) -> dict[str, Any]:
         return {"apiVersion": self.body["apiVersion"], "kind": self.body["kind"],
                 "metadata": {"name": self.name, "uid": self.uid}}
-
-    def ref(self) -> str:
-        return f"{self.kind.kind} {self.namespace}/{self.name}"
 
 
 def parse_time(value: str | None) -> datetime | None:

@@ -34,7 +34,6 @@ class CollectionView(Generic[T]):
         self._latest: Snapshot[T] | None = None
         self._refresh: asyncio.Task[Snapshot[T]] | None = None
         self._refresh_started = 0.0
-        self.listings = 0  # how many full listings this view made
 
     async def snapshot(self, newer_than: float) -> Snapshot[T]:
         """A listing that started at or after `newer_than` (monotonic seconds)."""
@@ -51,13 +50,9 @@ class CollectionView(Generic[T]):
         async for item in self._lister():
             snapshot.by_id[self._id_of(item)] = item
             snapshot.by_name[self._name_of(item)] = item
-        self.listings += 1
         if self._latest is None or self._latest.taken_at < started:
             self._latest = snapshot
         return snapshot
-
-    def latest(self) -> Snapshot[T] | None:
-        return self._latest
 
 
 class Views:
