@@ -60,7 +60,7 @@ def test_one_directory_per_kind() -> None:
 
 def test_the_kinds_share_one_script() -> None:
     scripts = {(KINDS_DIR / k.kind / "health.lua").read_text() for k in ALL_KINDS}
-    assert len(scripts) == 1, "edit all four health.lua alike (then render_values.py)"
+    assert len(scripts) == 1, "edit deploy/argocd/health.lua, then run render_values.py"
 
 
 @pytest.mark.parametrize("kind, case", cases())

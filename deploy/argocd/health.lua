@@ -1,0 +1,81 @@
+-- ArgoCD health check for the kinds of access.hwcloud.dev (hwcloud-access-operator), read from
+-- the Ready and Synced conditions the operator writes. The same script serves all four kinds;
+-- deploy/argocd/values-argocd.yaml carries it into argocd-cm (render_values.py).
+--   Healthy      Ready=True for the current generation
+--   Suspended    reconciliation paused (reason ReconcilePaused)
+--   Degraded     a terminal reason: waits for a change of the spec, a Secret or permissions
+--   Progressing  anything else: no status yet, generation not observed yet, applying,
+--                creating, updating, deleting, cloud busy, dependency not ready
+local hs = {}
+
+local terminal = {
+  InvalidSpec = true,     -- input the schema could not catch, or the cloud refused
+  AuthFailed = true,      -- the cloud refused the credentials
+  AccessDenied = true,    -- the credentials lack permission
+  NotFound = true,        -- managementPolicy Observe and no such cloud object
+  ReconcileError = true,  -- unexpected failure, not retried
+}
+
+local function find(conditions, kind)
+  for _, c in ipairs(conditions) do
+    if c.type == kind then
+      return c
+    end
+  end
+  return nil
+end
+
+local function describe(c)
+  local reason = c.reason or "Unknown"
+  if c.message ~= nil and c.message ~= "" then
+    return reason .. ": " .. c.message
+  end
+  return reason
+end
+
+if obj.status == nil or obj.status.conditions == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to report status"
+  return hs
+end
+
+local ready = find(obj.status.conditions, "Ready")
+local synced = find(obj.status.conditions, "Synced")
+if ready == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the Ready condition"
+  return hs
+end
+
+if ready.reason == "ReconcilePaused" or (synced ~= nil and synced.reason == "ReconcilePaused") then
+  hs.status = "Suspended"
+  hs.message = describe(ready)
+  return hs
+end
+
+local generation = obj.metadata.generation
+local observed = ready.observedGeneration
+if observed == nil and obj.status ~= nil then
+  observed = obj.status.observedGeneration
+end
+if generation ~= nil and observed ~= nil and observed < generation then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to observe generation " .. generation
+  return hs
+end
+
+if ready.status == "True" then
+  hs.status = "Healthy"
+  hs.message = ready.message or "Ready"
+  return hs
+end
+
+if terminal[ready.reason] then
+  hs.status = "Degraded"
+  hs.message = describe(ready)
+  return hs
+end
+
+hs.status = "Progressing"
+hs.message = describe(ready)
+return hs
