@@ -32,22 +32,12 @@ from typing import Any
 import httpx
 import pytest
 
-from hwcloud_access.emulator.config import DEFAULTS  # the running instance's base config
+from hwcloud_access.emulator.config import DEFAULTS, deep_merge
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 _RUNNING: set[EmulatorProcess] = set()
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def free_port() -> int:
@@ -95,7 +85,7 @@ class EmulatorProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="hwcloud-emulator-")
-        merged = _merge(DEFAULTS, self.overrides)
+        merged = deep_merge(DEFAULTS, self.overrides)
         self.config_path = Path(self._dir.name) / "emulator.json"  # JSON is valid YAML
         self.config_path.write_text(json.dumps(self.overrides), encoding="utf-8")
         self.log_path = Path(self._dir.name) / "emulator.log"
@@ -310,7 +300,7 @@ def fresh_emulator() -> Iterator[Callable[..., EmulatorProcess]]:
         seed: int | None = None,
         **overrides: Any,
     ) -> EmulatorProcess:
-        emu = EmulatorProcess(_merge(config or {}, overrides), state_file=state_file, seed=seed)
+        emu = EmulatorProcess(deep_merge(config or {}, overrides), state_file=state_file, seed=seed)
         started.append(emu)
         return emu.start()
 
