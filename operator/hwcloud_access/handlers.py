@@ -50,9 +50,12 @@ async def cleanup(**_: Any) -> None:
         await _runtime.aclose()
 
 
-def _finish(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
+def _resource(body: kopf.Body) -> Resource:
+    return Resource(KINDS[body["kind"]], dict(body))
+
+
+def _finish(resource: Resource, patch: kopf.Patch, outcome: Outcome) -> None:
     """Writes the outcome to status, posts its Events, and tells kopf what comes next."""
-    resource = Resource(KINDS[body["kind"]], dict(body))
     status = {**outcome.status,
               "conditions": conditions_for(outcome, resource.status.get("conditions"),
                                            resource.generation),
@@ -61,11 +64,10 @@ def _finish(body: kopf.Body, patch: kopf.Patch, outcome: Outcome) -> None:
         if resource.status.get(key) != value:  # unchanged fields cost no API write
             patch.status[key] = value
     for event in outcome.events:
-        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        kopf.event(resource.body, type=event.type, reason=event.reason, message=event.message)
     result = "ready" if outcome.ready else outcome.reason.value
     metrics.RECONCILES.labels(resource.kind.kind, result).inc()
-    metrics.set_ready(resource.kind.kind, resource.namespace or "", resource.name,
-                      outcome.ready)
+    metrics.set_ready(*resource.key, outcome.ready)
     if outcome.next is Next.REQUEUE:
         raise kopf.TemporaryError(outcome.message, delay=outcome.delay)
     if outcome.next is Next.TERMINAL:
@@ -82,10 +84,10 @@ def _resync_interval(resource: Resource) -> float | None:
 
 async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
     rt = runtime()
-    resource = Resource(KINDS[body["kind"]], dict(body))
+    resource = _resource(body)
     adapter = ADAPTERS[resource.kind.kind]
     outcome = await rt.engine.reconcile(adapter, resource, attempt=retry)
-    key = (resource.kind.kind, resource.namespace or "", resource.name)
+    key = resource.key
     if outcome.ready and outcome.cloud_object is not None:
         rt.drift.track(key, outcome.view, adapter.cloud_id, outcome.cloud_object,
                        _resync_interval(resource))
@@ -94,23 +96,23 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) ->
                   "conditions": conditions_for(outcome, None, resource.generation)}
         await rt.dependencies.group_changed((key[1], key[2]), dict(body.get("spec") or {}),
                                             status)
-    _finish(body, patch, outcome)
+    _finish(resource, patch, outcome)
 
 
 async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
     rt = runtime()
-    resource = Resource(KINDS[body["kind"]], dict(body))
-    key = (resource.kind.kind, resource.namespace or "", resource.name)
+    resource = _resource(body)
+    key = resource.key
     rt.drift.untrack(key)
     outcome = await rt.engine.delete(ADAPTERS[resource.kind.kind], resource, attempt=retry)
     if outcome.next is Next.DONE:
         rt.engine.release(key)
         rt.engine.admission.forget(key)
         rt.secret_refs.untrack(key)
-        metrics.set_ready(resource.kind.kind, key[1], key[2], None)
+        metrics.set_ready(*key, None)
         if resource.kind is VPN_USER_GROUP:
             await rt.dependencies.group_changed((key[1], key[2]), None, None)
-    _finish(body, patch, outcome)
+    _finish(resource, patch, outcome)
 
 
 for _kind in ALL_KINDS:
@@ -128,7 +130,7 @@ async def account(body: kopf.Body, patch: kopf.Patch, name: str, **_: Any) -> No
     """An account is Ready when its credentials Secret holds what its authType needs."""
     rt = runtime()
     rt.accounts.forget(name)
-    resource = Resource(HUAWEI_CLOUD_ACCOUNT, dict(body))
+    resource = _resource(body)
     try:
         spec: HuaweiCloudAccountSpec = resource.spec()
         await account_config(rt.kube, spec)
@@ -139,7 +141,7 @@ async def account(body: kopf.Body, patch: kopf.Patch, name: str, **_: Any) -> No
         outcome = Outcome(ready=True, reason=Reason.AVAILABLE,
                           message=f"{spec.auth_type} credentials found in Secret "
                           f"{ref.namespace}/{ref.name}")
-    _finish(body, patch, outcome)
+    _finish(resource, patch, outcome)
 
 
 @kopf.on.event("", "v1", "secrets",

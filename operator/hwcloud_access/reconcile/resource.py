@@ -57,6 +57,11 @@ class Resource:
         return self.body.get("status") or {}
 
     @property
+    def key(self) -> tuple[str, str, str]:
+        """(kind, namespace, name): how the operator's in-memory tables name the object."""
+        return (self.kind.kind, self.namespace or "", self.name)
+
+    @property
     def paused(self) -> bool:
         return self.annotations.get(PAUSED_ANNOTATION, "").lower() in ("true", "1", "yes")
 
@@ -94,7 +99,7 @@ class Context:
 
     @property
     def key(self) -> tuple[str, str, str]:
-        return (self.resource.kind.kind, self.resource.namespace or "", self.resource.name)
+        return self.resource.key
 
 
 D = TypeVar("D")  # the desired state an adapter prepares
