@@ -19,6 +19,9 @@ from hwcloud_access.cloud import (
 )
 
 PASSWORD = "Passw0rd!x9"
+# Random faults come from a seeded emulator, so that a run that passed once passes again:
+# at a 50% throttle rate an unseeded run exhausts the 8 attempts in about 1 of 25 runs.
+FAULT_SEED = 7
 
 
 @pytest.mark.parametrize(("creates", "apply_delay"), [(1000, 0.05), (200, 0.5)])
@@ -54,7 +57,7 @@ async def test_busy_storm_converges_near_the_physical_rate(fresh_emulator, creat
 
 
 async def test_injected_server_errors_are_retried(fresh_emulator):
-    emu = fresh_emulator(apply_delay=0)
+    emu = fresh_emulator(apply_delay=0, seed=FAULT_SEED)
     emu.set_faults(error_rate=0.3, error_statuses=[500, 502, 503])
     server = emu.config.vpn_server_id
     async with CloudSession(account(emu), retry_budget=30) as s:
@@ -90,7 +93,7 @@ async def test_busy_past_the_budget_is_raised_as_busy(fresh_emulator):
 
 
 async def test_throttling_is_retried(fresh_emulator):
-    emu = fresh_emulator(apply_delay=0)
+    emu = fresh_emulator(apply_delay=0, seed=FAULT_SEED)
     emu.set_faults(throttle_rate=0.5)
     async with CloudSession(account(emu), retry_budget=30) as s:
         for _ in range(10):
