@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 from tests.faults.fleet import (
     FIGURES,
+    GROUP,
     INSTANCE,
     SERVER,
     api_client,
@@ -54,6 +55,7 @@ BUDGET = 150 + 1.5 * SIZE  # seconds to converge under faults (generous: a share
 ACCOUNT = "faults-iam"
 ERROR_STATUSES = [500, 502, 503, 504]
 CAPACITY = 5
+CREATE_TURNS = 8
 
 pytestmark = pytest.mark.timeout(int(3 * BUDGET + 300))
 
@@ -112,12 +114,15 @@ def chaos(fault_testbed: Testbed, tmp_path_factory: pytest.TempPathFactory):
     testbed.kubectl("create", "namespace", namespace)
     logs = tmp_path_factory.mktemp("faults-logs")
     info = emulator.config
-    run = Chaos(testbed, emulator, namespace, logs, operator_env(testbed, emulator),
+    # Few turns at creating, so that most objects wait in line and are woken, kills included.
+    env = {**operator_env(testbed, emulator), "HWCLOUD_CREATE_TURNS": str(CREATE_TURNS)}
+    run = Chaos(testbed, emulator, namespace, logs, env,
                 expected=SIZE, counts={"VpnUserGroup": 2, "VpnUser": users + iam_users,
                                        "MqUser": mq + iam_mq})
     FIGURES.update({"objects": SIZE, "of which through IAMPassword": iam_users + iam_mq + 1,
                     "emulator": f"apply_delay {apply_delay}s, queue_capacity {CAPACITY}, "
-                    f"error_rate 0.2 {ERROR_STATUSES}, drop_rate 0.03 + drop_next 2 (x2)"})
+                    f"error_rate 0.2 {ERROR_STATUSES}, drop_rate 0.03 + drop_next 2 (x2)",
+                    "create turns per server": CREATE_TURNS})
     try:
         run.start_operator()
         client = api_client(testbed)
@@ -220,6 +225,9 @@ def test_every_object_becomes_ready_under_faults(chaos: Chaos) -> None:
     assert chaos.stats["dropped"] > 0, "no answer was dropped"
     assert calls.get("issue_token", {}).get("201", 0) >= 2, "no new IAM token after the expiry"
     assert sum("SIGKILL" in line for line in chaos.timeline) == 2
+    woken = [o for o in chaos.final if o["metadata"].get("annotations", {})
+             .get(f"{GROUP}/wakeup", "").endswith("its turn to create")]
+    assert woken, "no object waited in line for a turn at creating"
 
 
 def test_no_duplicate_cloud_objects(chaos: Chaos) -> None:
