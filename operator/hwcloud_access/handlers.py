@@ -151,7 +151,8 @@ async def secret_changed(namespace: str, name: str, meta: kopf.Meta, **_: Any) -
     """A Secret some resource uses changed: wake those resources (they compare fingerprints).
     Event handlers keep no state on the Secret: nothing of it lands in annotations."""
     rt = runtime()
-    rt.kube.forget_secret(namespace, name)
-    woken = rt.secret_refs.changed(namespace, name, meta.get("resourceVersion", ""))
+    version = meta.get("resourceVersion", "")
+    rt.kube.forget_secret(namespace, name, version)
+    woken = rt.secret_refs.changed(namespace, name, version)
     await asyncio.gather(*(rt.kube.wake(KINDS[kind], ns, obj, "credentials Secret changed")
                            for kind, ns, obj in woken))

@@ -300,6 +300,20 @@ def test_missing_secret_then_created(stack) -> None:
     assert emulator.check_password(f"late-{ns}", "Finally-Here-1")
 
 
+def test_foreign_secret_in_the_way_of_the_generated_one(stack) -> None:
+    testbed, emulator, _, ns = stack
+    testbed.apply(secret("carol-vpn-credentials", password="Not-Ours-123"), ns)
+    testbed.apply(user("carol", f"carol-{ns}"), ns)
+    obj = wait_reason(testbed, "VpnUser", "carol", ns, "InvalidSpec")
+    assert "carol-vpn-credentials exists and is not owned" in condition(obj)["message"]
+    assert cloud_users(emulator, f"carol-{ns}") == []
+    testbed.kubectl("delete", "secret", "carol-vpn-credentials", "-n", ns)
+    ready = wait_ready(testbed, "VpnUser", "carol", ns)  # woken by the Secret's deletion
+    generated = read_secret(testbed, ns, ready["status"]["credentialsSecret"])["password"]
+    assert generated != "Not-Ours-123"
+    assert emulator.check_password(f"carol-{ns}", generated)
+
+
 def test_user_created_before_its_group(stack) -> None:
     testbed, emulator, _, ns = stack
     testbed.apply(user("early", f"early-{ns}", groupRef={"name": "later"}), ns)

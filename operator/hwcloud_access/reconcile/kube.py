@@ -55,8 +55,11 @@ class Kube:
                 self._secrets[(namespace, name)] = cached
         return cached
 
-    def forget_secret(self, namespace: str, name: str) -> None:
-        self._secrets.pop((namespace, name), None)
+    def forget_secret(self, namespace: str, name: str, resource_version: str) -> None:
+        """The watch saw this version of the Secret: a cached older one is dropped."""
+        cached = self._secrets.get((namespace, name))
+        if cached is not None and cached.resource_version != resource_version:
+            del self._secrets[(namespace, name)]
 
     async def read_secret(self, namespace: str, name: str) -> SecretData | None:
         try:
@@ -65,16 +68,13 @@ class Kube:
             if error.status == 404:
                 return None
             raise
-        data = {k: base64.b64decode(v).decode("utf-8", "replace")
-                for k, v in (secret.data or {}).items()}
-        owners = frozenset(ref.uid for ref in secret.metadata.owner_references or [])
-        return SecretData(uid=secret.metadata.uid,
-                          resource_version=secret.metadata.resource_version,
-                          owner_uids=owners, data=data)
+        return _secret_data(secret)
 
     async def create_owned_secret(self, namespace: str, name: str, data: dict[str, str],
-                                  owner: dict[str, Any], labels: dict[str, str]) -> bool:
-        """Creates the Secret; False when one of that name already exists."""
+                                  owner: dict[str, Any], labels: dict[str, str]
+                                  ) -> SecretData | None:
+        """Creates the Secret and keeps it as read (its watch sees it changing); None when
+        one of that name already exists."""
         body = client.V1Secret(
             metadata=client.V1ObjectMeta(
                 name=name, namespace=namespace, labels=labels,
@@ -84,12 +84,14 @@ class Kube:
                     controller=True, block_owner_deletion=False)]),
             type="Opaque", string_data=data)
         try:
-            await self.call(self.core.create_namespaced_secret, namespace, body)
+            created = _secret_data(
+                await self.call(self.core.create_namespaced_secret, namespace, body))
         except ApiException as error:
             if error.status == 409:
-                return False
+                return None
             raise
-        return True
+        self._secrets[(namespace, name)] = created
+        return created
 
     async def get_object(self, kind: KindDef, name: str,
                          namespace: str | None = None) -> dict[str, Any] | None:
@@ -113,6 +115,14 @@ class Kube:
         except ApiException as error:
             if error.status != 404:
                 raise
+
+
+def _secret_data(secret: client.V1Secret) -> SecretData:
+    data = {k: base64.b64decode(v).decode("utf-8", "replace")
+            for k, v in (secret.data or {}).items()}
+    owners = frozenset(ref.uid for ref in secret.metadata.owner_references or [])
+    return SecretData(uid=secret.metadata.uid, resource_version=secret.metadata.resource_version,
+                      owner_uids=owners, data=data)
 
 
 async def fingerprint_key(kube: Kube, namespace: str, name: str) -> bytes:

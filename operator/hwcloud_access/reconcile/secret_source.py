@@ -10,6 +10,8 @@ from ..api.base import SecretKeySelector
 from .outcome import DependencyNotReady, InvalidInput, InvalidSpec
 from .resource import Context
 
+CREDENTIALS_SECRET = "credentialsSecret"  # status: the name of the Secret the resource owns
+
 
 async def resolve_secret(ctx: Context, ref: SecretKeySelector | None, *, owned_name: str,
                          owned_key: str, identity: dict[str, str],
@@ -30,27 +32,27 @@ async def resolve_secret(ctx: Context, ref: SecretKeySelector | None, *, owned_n
             raise InvalidInput(f"Secret {namespace}/{ref.name} has no key {ref.key!r}")
         owned = None
     else:
-        secret = await ctx.kube.read_watched_secret(namespace, owned_name)
-        if secret is not None and resource.uid not in secret.owner_uids:
-            raise InvalidSpec(f"Secret {namespace}/{owned_name} exists and is not owned by this "
-                              f"{resource.kind.kind}: name a Secret in the spec or remove it")
-        if secret is None:
-            value = generate()
+        secret = None
+        if resource.status.get(CREDENTIALS_SECRET) == owned_name:  # made in an earlier pass
+            secret = await ctx.kube.read_watched_secret(namespace, owned_name)
+        if secret is None:  # create first: a new resource costs no read
             labels = {f"{GROUP}/owner-kind": resource.kind.kind,
                       f"{GROUP}/owner-name": resource.name}
-            created = await ctx.kube.create_owned_secret(
-                namespace, owned_name, {**identity, owned_key: value},
+            secret = await ctx.kube.create_owned_secret(
+                namespace, owned_name, {**identity, owned_key: generate()},
                 resource.owner_reference(), labels)
-            if not created:  # another pass made it a moment ago: use that one
-                secret = await ctx.kube.read_watched_secret(namespace, owned_name)
-                if secret is None:
-                    raise DependencyNotReady(f"Secret {namespace}/{owned_name} vanished")
-                value = secret.data.get(owned_key, "")
-        else:
-            ctx.secret_refs.track(ctx.key, owned_name, secret.resource_version)
-            value = secret.data.get(owned_key, "")
-            if not value:
-                raise InvalidInput(f"Secret {namespace}/{owned_name} has no key {owned_key!r}")
+        if secret is None:  # it exists: an earlier pass made it, or somebody else did
+            secret = await ctx.kube.read_watched_secret(namespace, owned_name)
+            if secret is None:
+                raise DependencyNotReady(f"Secret {namespace}/{owned_name} vanished")
+        # Tracked even when refused: removing a foreign Secret of that name wakes us.
+        ctx.secret_refs.track(ctx.key, owned_name, secret.resource_version)
+        if resource.uid not in secret.owner_uids:
+            raise InvalidSpec(f"Secret {namespace}/{owned_name} exists and is not owned by this "
+                              f"{resource.kind.kind}: name a Secret in the spec or remove it")
+        value = secret.data.get(owned_key, "")
+        if not value:
+            raise InvalidInput(f"Secret {namespace}/{owned_name} has no key {owned_key!r}")
         owned = owned_name
     reason = problem(value)
     if reason:

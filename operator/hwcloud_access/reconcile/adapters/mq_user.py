@@ -10,7 +10,7 @@ from ...api.mq import MqUserSpec
 from ...cloud import MqUser, MqUserWrite, Perm
 from ..credentials import generate, mq_secret_problem
 from ..resource import Adapter, Context
-from ..secret_source import resolve_secret
+from ..secret_source import CREDENTIALS_SECRET, resolve_secret
 from ..views import CollectionView
 
 
@@ -103,7 +103,7 @@ class MqUserAdapter(Adapter[DesiredMqUser, MqUser]):
         return {}
 
     def desired_status(self, desired: DesiredMqUser) -> dict[str, Any]:
-        return {"credentialsSecret": desired.credentials_secret}
+        return {CREDENTIALS_SECRET: desired.credentials_secret}
 
     def credentials_fingerprint(self, ctx: Context, desired: DesiredMqUser) -> str | None:
         assert desired.secret_key is not None

@@ -14,7 +14,7 @@ from ..conditions import is_ready
 from ..credentials import generate, vpn_password_problem
 from ..outcome import DependencyNotReady, InvalidSpec
 from ..resource import Adapter, Context
-from ..secret_source import resolve_secret
+from ..secret_source import CREDENTIALS_SECRET, resolve_secret
 from ..views import CollectionView
 from .vpn_group import vpn_groups_view
 
@@ -132,7 +132,7 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
         return {"groupId": observed.user_group_id, "userGroupName": observed.user_group_name}
 
     def desired_status(self, desired: DesiredUser) -> dict[str, Any]:
-        return {"credentialsSecret": desired.credentials_secret}
+        return {CREDENTIALS_SECRET: desired.credentials_secret}
 
     def credentials_fingerprint(self, ctx: Context, desired: DesiredUser) -> str | None:
         assert desired.password is not None
