@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry()
 
@@ -17,6 +21,39 @@ OBJECTS = Gauge("hwcloud_access_objects", "Managed objects by kind and Ready sta
                 ["kind", "ready"], registry=REGISTRY)
 
 _ready: dict[tuple[str, str, str], bool] = {}
+
+# (account, pacer key such as vpn:<server id>, the pacer's snapshot) of every live pacer
+PacerSnapshots = Callable[[], Iterable[tuple[str, str, Mapping[str, float]]]]
+
+
+class PacerCollector(Collector):
+    """The per-server pacers, read at scrape time: how fast creates may go and why."""
+
+    def __init__(self) -> None:
+        self.source: PacerSnapshots | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["account", "pacer"]
+        rate = GaugeMetricFamily("hwcloud_access_pacer_write_rate",
+                                 "Writes per second the per-server pacer lets start.",
+                                 labels=labels)
+        waiting = GaugeMetricFamily("hwcloud_access_pacer_waiting",
+                                    "Calls waiting for the per-server pacer.", labels=labels)
+        in_flight = GaugeMetricFamily("hwcloud_access_pacer_in_flight",
+                                      "Calls in flight to the server.", labels=labels)
+        busy = CounterMetricFamily("hwcloud_access_pacer_congestion_signals",
+                                   "Busy or throttled answers the pacer slowed down for.",
+                                   labels=labels)
+        for account, key, snapshot in self.source() if self.source else ():
+            rate.add_metric([account, key], snapshot["rate"])
+            waiting.add_metric([account, key], snapshot["waiting"])
+            in_flight.add_metric([account, key], snapshot["in_flight"])
+            busy.add_metric([account, key], snapshot["congestion_signals"])
+        yield from (rate, waiting, in_flight, busy)
+
+
+PACERS = PacerCollector()
+REGISTRY.register(PACERS)
 
 
 def observe_call(operation: str, status: str, seconds: float) -> None:

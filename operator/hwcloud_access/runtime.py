@@ -89,6 +89,7 @@ async def build_runtime(settings: OperatorSettings) -> Runtime:
                             retry_budget=settings.cloud_budget, on_call=metrics.observe_call)
 
     accounts = Accounts(kube, default_account_from_env(), make_session)
+    metrics.PACERS.source = accounts.pacer_snapshots
     key = await fingerprint_key(kube, settings.state_namespace, settings.fingerprint_secret)
     dependencies = Dependencies(kube)
     secret_refs = SecretRefs()

@@ -368,6 +368,12 @@ def test_metrics_and_liveness(stack) -> None:
     assert 'hwcloud_access_cloud_calls_total{operation="vpn.create_user",status="201"}' in text
     assert 'hwcloud_access_objects{kind="VpnUser",ready="true"}' in text
     assert "hwcloud_access_cloud_call_seconds_bucket" in text
+    pacer = f'account="(default)",pacer="vpn:{SERVER}"'
+    rate = [line for line in text.splitlines()
+            if line.startswith(f"hwcloud_access_pacer_write_rate{{{pacer}}}")]
+    assert rate and float(rate[0].split()[-1]) > 0
+    assert f"hwcloud_access_pacer_waiting{{{pacer}}}" in text
+    assert f"hwcloud_access_pacer_congestion_signals_total{{{pacer}}}" in text
 
 
 def test_no_secret_in_logs_events_status_or_annotations(stack) -> None:

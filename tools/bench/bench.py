@@ -97,8 +97,9 @@ def call_figures(stats: dict[str, Any], objects: int) -> dict[str, Any]:
     }
 
 
-def scrape_metrics(port: int | None) -> dict[str, float]:
-    """The operator's reconcile counters (hwcloud_access_reconciles_total{kind,result})."""
+def scrape_metrics(port: int | None, metric: str = "hwcloud_access_reconciles_total"
+                   ) -> dict[str, float]:
+    """One metric of the operator by its labels (default: the reconcile counters)."""
     if not port:
         return {}
     try:
@@ -107,8 +108,8 @@ def scrape_metrics(port: int | None) -> dict[str, float]:
         return {}
     out: dict[str, float] = {}
     for line in text.decode().splitlines():
-        if line.startswith("hwcloud_access_reconciles_total{"):
-            labels, value = line[len("hwcloud_access_reconciles_total"):].rsplit(" ", 1)
+        if line.startswith(metric + "{"):
+            labels, value = line[len(metric):].rsplit(" ", 1)
             out[labels] = float(value)
     return out
 
@@ -207,14 +208,23 @@ class Profiled(OperatorProcess):
 
 
 class StatsSampler(threading.Thread):
-    """The emulator's call counters once per second: accepted creates over time."""
+    """Once per second: the emulator's call counters (accepted creates over time) and the
+    operator's VPN pacer (its write rate and how many calls wait for it)."""
 
-    def __init__(self, emulator: EmulatorProcess, started: float) -> None:
+    def __init__(self, emulator: EmulatorProcess, started: float,
+                 metrics_port: int | None) -> None:
         super().__init__(daemon=True)
         self.emulator = emulator
         self.started = started
-        self.series: list[tuple[float, int, int, int]] = []  # (s, creates ok, busy, lists)
+        self.metrics_port = metrics_port
+        # (s, creates ok, busy, lists, pacer rate, pacer waiting)
+        self.series: list[tuple[float, int, int, int, float | None, float | None]] = []
         self._stop_event = threading.Event()
+
+    def _vpn_pacer(self, metric: str) -> float | None:
+        values = [v for labels, v in scrape_metrics(self.metrics_port, metric).items()
+                  if 'pacer="vpn:' in labels]
+        return round(sum(values), 2) if values else None
 
     def run(self) -> None:
         while not self._stop_event.wait(1.0):
@@ -225,7 +235,9 @@ class StatsSampler(threading.Thread):
             ok = sum(calls.get("create_user", {}).get(s, 0) for s in ("200", "201"))
             busy = calls.get("create_user", {}).get("400", 0)
             lists = sum(calls.get("list_users", {}).values())
-            self.series.append((round(time.monotonic() - self.started, 1), ok, busy, lists))
+            self.series.append((round(time.monotonic() - self.started, 1), ok, busy, lists,
+                                self._vpn_pacer("hwcloud_access_pacer_write_rate"),
+                                self._vpn_pacer("hwcloud_access_pacer_waiting")))
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -235,10 +247,10 @@ class StatsSampler(threading.Thread):
         """When the VPN user creates ran and how close their rate came to the queue's."""
         if not self.series:
             return {}
-        first = next((t for t, ok, _, _ in self.series if ok > 0), None)
-        last = next((t for t, ok, _, _ in self.series if ok >= users), None)
+        first = next((t for t, ok, *_ in self.series if ok > 0), None)
+        last = next((t for t, ok, *_ in self.series if ok >= users), None)
         best = 0.0
-        for (t0, ok0, _, _), (t1, ok1, _, _) in zip(self.series, self.series[5:], strict=False):
+        for (t0, ok0, *_), (t1, ok1, *_) in zip(self.series, self.series[5:], strict=False):
             best = max(best, (ok1 - ok0) / (t1 - t0))
         span = (last - first) if first is not None and last is not None else None
         return {
@@ -293,7 +305,7 @@ def run_one(label: str, testbed: Testbed, settings: dict[str, Any], *, naive: bo
         sampler = Sampler(pids)
         sampler.start()
         started = time.monotonic()
-        calls_sampler = StatsSampler(emulator, started)
+        calls_sampler = StatsSampler(emulator, started, metrics_port)
         calls_sampler.start()
         log(f"{label}: creating {len(objects)} objects in {namespace}")
         create_s = create_all(client, namespace, objects)

@@ -128,6 +128,13 @@ class Accounts:
         if entry:
             entry.checked_at = float("-inf")
 
+    def pacer_snapshots(self) -> list[tuple[str, str, dict[str, float]]]:
+        """(account, pacer key, its state) of every session's per-server pacers; the
+        operator's default account shows as "(default)", which no account can be named."""
+        return [(account or "(default)", key, limiter.snapshot())
+                for account, entry in list(self._entries.items())
+                for key, limiter in entry.session.limiters.items()]
+
     async def aclose(self) -> None:
         entries, self._entries = self._entries, {}
         for entry in entries.values():
