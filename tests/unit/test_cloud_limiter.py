@@ -63,6 +63,21 @@ def test_concurrency_never_exceeds_limit_and_is_fifo():
     assert in_flight == 0
 
 
+def test_writes_waiting_for_their_start_time_count_as_waiting():
+    async def main(loop):
+        limiter = make(loop, max_limit=8, initial_rate=1.0, min_rate=1.0)
+        writes = [asyncio.ensure_future(limiter.acquire(write=True)) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        waiting = limiter.snapshot()["waiting"]
+        for permit in await asyncio.gather(*writes):
+            limiter.release(permit, "neutral")
+        return waiting, limiter.snapshot()["waiting"], loop.time()
+
+    waiting, after, elapsed = run(main)
+    assert (waiting, after) == (2, 0)  # one started at once, two wait for the 1/s pace
+    assert elapsed == pytest.approx(2.0)
+
+
 def test_waiter_gives_up_at_deadline_without_leaking_a_slot():
     async def main(loop):
         limiter = make(loop, max_limit=1)

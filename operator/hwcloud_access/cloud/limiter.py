@@ -97,6 +97,7 @@ class AimdLimiter:
         self._clock = clock
         self._sleep = sleep
         self.in_flight = 0
+        self.pacing = 0  # writes waiting for their start time
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._pace_lock = asyncio.Lock()
         self._next_write = -math.inf
@@ -150,6 +151,13 @@ class AimdLimiter:
             pass
 
     async def _pace(self, deadline: float | None) -> None:
+        self.pacing += 1
+        try:
+            await self._take_turn(deadline)
+        finally:
+            self.pacing -= 1
+
+    async def _take_turn(self, deadline: float | None) -> None:
         try:
             if deadline is None:
                 await self._pace_lock.acquire()
@@ -235,7 +243,7 @@ class AimdLimiter:
             "limit": self.limit,
             "rate": self.rate,
             "in_flight": self.in_flight,
-            "waiting": len(self._waiters),
+            "waiting": len(self._waiters) + self.pacing,
             "congestion_events": self.congestion_events,
             "congestion_signals": self.congestion_signals,
         }
