@@ -92,7 +92,7 @@ async def build_runtime(settings: OperatorSettings) -> Runtime:
     metrics.PACERS.source = accounts.pacer_snapshots
     key = await fingerprint_key(kube, settings.state_namespace, settings.fingerprint_secret)
     dependencies = Dependencies(kube)
-    secret_refs = SecretRefs()
+    secret_refs = SecretRefs(on_unwatched=kube.forget_secret)
 
     async def wake(key: tuple[str, str, str], why: str) -> None:
         await kube.wake(KINDS[key[0]], key[1], key[2], why)

@@ -189,6 +189,23 @@ def test_delete_and_orphan(stack) -> None:
              30, what="owned Secret garbage-collected")
 
 
+def test_deleted_and_made_again_under_the_same_name(stack) -> None:
+    """The second resource gets a Secret of its own, not the first one's (gone with it)."""
+    testbed, emulator, _, ns = stack
+    testbed.apply(user("again", f"again-{ns}"), ns)
+    first = wait_ready(testbed, "VpnUser", "again", ns)
+    testbed.kubectl("delete", "vpnuser", "again", "-n", ns, "--timeout=60s")
+    testbed.apply(user("again", f"again-{ns}"), ns)
+    second = wait_ready(testbed, "VpnUser", "again", ns)
+    assert second["metadata"]["uid"] != first["metadata"]["uid"]
+    secret_name = second["status"]["credentialsSecret"]
+    owner = testbed.get("secret", secret_name, ns)["metadata"]["ownerReferences"][0]
+    assert owner["uid"] == second["metadata"]["uid"]
+    [cloud] = cloud_users(emulator, f"again-{ns}")
+    assert emulator.check_password(f"again-{ns}", read_secret(testbed, ns, secret_name)["password"])
+    assert cloud["id"] == second["status"]["id"] != first["status"]["id"]
+
+
 def test_group_with_users_waits_for_them_before_deleting(stack) -> None:
     testbed, emulator, _, ns = stack
     testbed.apply(group("team", f"team-{ns}"), ns)

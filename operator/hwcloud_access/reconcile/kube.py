@@ -55,8 +55,14 @@ class Kube:
                 self._secrets[(namespace, name)] = cached
         return cached
 
-    def forget_secret(self, namespace: str, name: str, resource_version: str) -> None:
-        """The watch saw this version of the Secret: a cached older one is dropped."""
+    def cached_secret(self, namespace: str, name: str) -> SecretData | None:
+        """The watched Secret as last read or created, without asking the API server."""
+        return self._secrets.get((namespace, name))
+
+    def forget_secret(self, namespace: str, name: str, resource_version: str | None = None
+                      ) -> None:
+        """The watch saw this version of the Secret (a cached other one is dropped), or
+        (no version) nobody watches it any more."""
         cached = self._secrets.get((namespace, name))
         if cached is not None and cached.resource_version != resource_version:
             del self._secrets[(namespace, name)]

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 Key = tuple[str, str, str]  # kind, namespace, name
 
 
 class SecretRefs:
-    def __init__(self) -> None:
+    def __init__(self, on_unwatched: Callable[[str, str], None] = lambda ns, name: None
+                 ) -> None:
+        """`on_unwatched(namespace, name)`: no resource uses that Secret any more, so its
+        changes are no longer watched (a copy kept of it would go stale)."""
+        self.on_unwatched = on_unwatched
         self._users: dict[tuple[str, str], set[Key]] = defaultdict(set)
         self._by_resource: dict[Key, tuple[str, str]] = {}
         self._versions: dict[tuple[str, str], str] = {}
 
     def track(self, resource: Key, secret_name: str, resource_version: str) -> None:
         """`resource` used this version of the Secret in its last pass."""
-        self.untrack(resource)
         secret = (resource[1], secret_name)
+        if self._by_resource.get(resource) == secret:
+            return
+        self.untrack(resource)
         self._users[secret].add(resource)
         self._by_resource[resource] = secret
         self._versions.setdefault(secret, resource_version)
@@ -28,6 +35,7 @@ class SecretRefs:
             if not self._users[secret]:
                 del self._users[secret]
                 self._versions.pop(secret, None)
+                self.on_unwatched(*secret)
 
     def watched(self, namespace: str, name: str) -> bool:
         return (namespace, name) in self._users

@@ -32,9 +32,9 @@ async def resolve_secret(ctx: Context, ref: SecretKeySelector | None, *, owned_n
             raise InvalidInput(f"Secret {namespace}/{ref.name} has no key {ref.key!r}")
         owned = None
     else:
-        secret = None
-        if resource.status.get(CREDENTIALS_SECRET) == owned_name:  # made in an earlier pass
-            secret = await ctx.kube.read_watched_secret(namespace, owned_name)
+        secret = ctx.kube.cached_secret(namespace, owned_name)
+        if secret is None and resource.status.get(CREDENTIALS_SECRET) == owned_name:
+            secret = await ctx.kube.read_watched_secret(namespace, owned_name)  # restarted
         if secret is None:  # create first: a new resource costs no read
             labels = {f"{GROUP}/owner-kind": resource.kind.kind,
                       f"{GROUP}/owner-name": resource.name}
