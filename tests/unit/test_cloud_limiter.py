@@ -78,6 +78,26 @@ def test_writes_waiting_for_their_start_time_count_as_waiting():
     assert elapsed == pytest.approx(2.0)
 
 
+def test_late_wake_ups_do_not_slow_the_pace_down():
+    """A busy event loop wakes the pacer late; the schedule keeps the rate anyway."""
+    async def main(loop):
+        async def late_sleep(seconds):
+            await asyncio.sleep(seconds + 0.02)
+
+        limiter = AimdLimiter(clock=loop.time, sleep=late_sleep, initial_rate=10.0,
+                              min_rate=10.0, max_rate=10.0)
+        starts = []
+        for _ in range(21):
+            permit = await limiter.acquire(write=True)
+            starts.append(loop.time())
+            limiter.release(permit, "neutral")
+        return starts
+
+    starts = run(main)
+    assert starts[-1] - starts[0] == pytest.approx(2.0, abs=0.03)  # 20 intervals of 0.1 s
+    assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.1 - 1e-9
+
+
 def test_waiter_gives_up_at_deadline_without_leaking_a_slot():
     async def main(loop):
         limiter = make(loop, max_limit=1)

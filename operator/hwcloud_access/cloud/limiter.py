@@ -179,8 +179,12 @@ class AimdLimiter:
                 if deadline is not None and start > deadline:
                     raise self._timeout()
                 await self._sleep(wait)
-            self._last_write = now
-            self._next_write = now + 1.0 / self.rate
+            # A wake-up less than an interval late (a busy event loop) keeps its place on
+            # the schedule, so that lateness does not add up write after write; after an
+            # idle spell the schedule starts again from now (no burst).
+            slot = start if now - start < 1.0 / self.rate else now
+            self._last_write = slot
+            self._next_write = slot + 1.0 / self.rate
         finally:
             self._pace_lock.release()
 
