@@ -243,6 +243,29 @@ def test_lost_create_answer_leaves_no_duplicate(stack) -> None:
     assert emulator.faults()["drop_next"] == 0  # the fault did fire
 
 
+def test_read_back_by_get_when_a_listing_has_more_pages_than_waiters(stack) -> None:
+    """With 120 more users on the server a listing is 2+ pages; one object waiting for its
+    create to show reads itself instead."""
+    testbed, emulator, _, ns = stack
+
+    async def fill(session) -> list[str]:
+        return list(await asyncio.gather(*(session.vpn.create_user(
+            SERVER, name=f"fill{n:03d}-{ns}", password="Filler-Pass-42") for n in range(120))))
+
+    fillers = out_of_band(emulator, fill)
+    emulator.apply_now()
+    emulator.reset_stats()
+    testbed.apply(user("lonely", f"lonely-{ns}"), ns)
+    wait_ready(testbed, "VpnUser", "lonely", ns)
+    shows = emulator.stats()["calls"].get("show_user", {})
+    assert shows.get("200", 0) >= 1, emulator.stats()["calls"]
+
+    async def empty(session) -> None:
+        await asyncio.gather(*(session.vpn.delete_user(SERVER, uid) for uid in fillers))
+
+    out_of_band(emulator, empty)
+
+
 def test_drift_deleted_and_changed_outside(stack) -> None:
     testbed, emulator, _, ns = stack
     testbed.apply(user("drifty", f"drifty-{ns}", description="desired"), ns)

@@ -48,6 +48,7 @@ class FakeCloud:
         self.calls: list[tuple[str, Any]] = []
         self.tokens: dict[str, str] = {}
         self.fail: Exception | None = None
+        self.pages_listed = 0
 
     def apply(self) -> None:
         for key, item in self.pending.items():
@@ -69,19 +70,23 @@ class FakeCloud:
 class FakeAdapter(Adapter[Desired, Item]):
     kind = VPN_USER_GROUP
 
-    def __init__(self, cloud: FakeCloud) -> None:
+    def __init__(self, cloud: FakeCloud, page_size: int = 100) -> None:
         self.cloud = cloud
+        self.page_size = page_size
 
     async def prepare(self, ctx: Context, spec: Any, *, credentials: bool = True) -> Desired:
         return Desired(spec.name or ctx.resource.name, spec.description)
 
     def view(self, ctx: Context, desired: Desired) -> CollectionView[Item]:
-        async def lister():
-            for item in list(self.cloud.visible.values()):
-                yield item
+        async def lister(page_size: int):
+            items = list(self.cloud.visible.values())
+            for start in range(0, max(1, len(items)), page_size):
+                self.cloud.pages_listed += 1
+                for item in items[start:start + page_size]:
+                    yield item
 
         return ctx.views.get(ctx.session, "server", "items", lambda: CollectionView(
-            lister, id_of=lambda i: i.id, name_of=lambda i: i.name))
+            lister, page_size=self.page_size, id_of=lambda i: i.id, name_of=lambda i: i.name))
 
     async def read_one(self, ctx: Context, desired: Desired, cloud_id: str) -> Item:
         self.cloud.call("get", cloud_id)
@@ -185,6 +190,34 @@ async def test_create_then_wait_until_applied(engine, cloud) -> None:
     assert (done.ready, done.reason, done.next) == (True, Reason.AVAILABLE, Next.DONE)
     assert done.status["id"] == first.status["id"] and done.status["pendingChange"] is None
     assert done.status["type"] == "Custom"
+
+
+async def test_a_waiting_object_reads_itself_when_a_listing_has_more_pages(engine, cloud
+                                                                         ) -> None:
+    adapter = FakeAdapter(cloud, page_size=2)
+    for n in range(5):  # 3 pages of 2
+        cloud.visible[f"id-{n}"] = Item(id=f"id-{n}", name=f"other-{n}", description="")
+    res = resource()
+    first = await engine.reconcile(adapter, res)
+    assert (cloud.ops(), cloud.pages_listed) == (["create"], 3)
+    res = evolve(res, first)
+    waiting = await engine.reconcile(adapter, res)  # one waiter, 3 pages: one GET instead
+    assert waiting.reason is Reason.APPLYING
+    assert (cloud.ops(), cloud.pages_listed) == (["create", "get"], 3)
+    cloud.apply()
+    done = await engine.reconcile(adapter, evolve(res, waiting))
+    assert done.ready and (cloud.ops(), cloud.pages_listed) == (["create", "get", "get"], 3)
+
+
+async def test_objects_waiting_together_share_a_listing(engine, cloud) -> None:
+    adapter = FakeAdapter(cloud, page_size=2)
+    cloud.visible["id-0"] = Item(id="id-0", name="other", description="")  # 1 page
+    res = resource()
+    first = await engine.reconcile(adapter, res)
+    listed = cloud.pages_listed
+    waiting = await engine.reconcile(adapter, evolve(res, first))
+    assert waiting.reason is Reason.APPLYING
+    assert cloud.ops() == ["create"] and cloud.pages_listed == listed + 1
 
 
 async def test_lost_status_repeats_create_with_the_same_token(engine, cloud) -> None:
@@ -322,7 +355,7 @@ async def test_a_listing_that_skipped_the_object_does_not_end_the_deletion(engin
     cloud.visible["c"] = Item(id="c", name="g", description="d")
     hidden = cloud.visible["c"]
 
-    async def skipping_lister():  # offset paging skipped it while others were deleted
+    async def skipping_lister(page_size: int):  # offset paging skipped it meanwhile
         return
         yield
 

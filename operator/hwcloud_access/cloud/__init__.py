@@ -31,11 +31,15 @@ from .models import (
     VpnUser,
     VpnUserCreate,
 )
+from .rocketmq import MAX_PAGE as MQ_PAGE_SIZE
 from .rocketmq import RocketMqClient
 from .session import AccountConfig, CloudSession
+from .vpn import MAX_PAGE as VPN_PAGE_SIZE
 from .vpn import VpnClient, new_client_token
 
 __all__ = [
+    "MQ_PAGE_SIZE",
+    "VPN_PAGE_SIZE",
     "AccessDeniedError",
     "AccountConfig",
     "AlreadyExistsError",

@@ -124,12 +124,18 @@ class Engine:
         return {"action": action, "since": now_rfc3339(), "generation": ctx.resource.generation}
 
     async def _observe(self, adapter: Adapter, ctx: Context, desired: Any,
-                       max_age: float) -> Any:
+                       max_age: float, *, waiting: bool = False) -> Any:
         """The cloud object by id (status) or by name, from a shared listing at most
-        `max_age` seconds old."""
+        `max_age` seconds old; or, `waiting` for a change of a known object to show while
+        a listing would cost more calls than the objects waiting with it, by a GET."""
         view = adapter.view(ctx, desired)
-        snapshot = await view.snapshot(newer_than=time.monotonic() - max_age)
         known_id = ctx.resource.status.get("id")
+        if waiting and known_id and view.read_back_by_get(max_age):
+            try:
+                return await adapter.read_one(ctx, desired, known_id)
+            except NotFoundError:
+                return None
+        snapshot = await view.snapshot(newer_than=time.monotonic() - max_age)
         if known_id and known_id in snapshot.by_id:
             return snapshot.by_id[known_id]
         return snapshot.by_name.get(adapter.cloud_name(desired))
@@ -167,7 +173,7 @@ class Engine:
         resource = ctx.resource
         pending = self._pending(ctx)
         max_age = self.settings.poll_max_age if pending else self.settings.snapshot_max_age
-        observed = await self._observe(adapter, ctx, desired, max_age)
+        observed = await self._observe(adapter, ctx, desired, max_age, waiting=bool(pending))
         known_id = resource.status.get("id")
 
         if spec.management_policy == "Observe":

@@ -4,12 +4,19 @@ RocketMQ instance's users).
 Many objects waiting for their change to show up read one listing instead of sending one
 GET each: a caller asks for a snapshot taken after a given moment, and concurrent callers
 share the same list call. The drift sweep uses the same listings.
+
+A listing costs one call per page, shared by everyone who waits at that moment; a GET costs
+one call per object. So while fewer objects wait than the listing has pages (a long
+collection, few changes in flight), each waiting object reads itself
+(`read_back_by_get`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -25,15 +32,36 @@ class Snapshot(Generic[T]):
 
 
 class CollectionView(Generic[T]):
-    def __init__(self, lister: Callable[[], AsyncIterator[T]], *, id_of: Callable[[T], str],
-                 name_of: Callable[[T], str], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, lister: Callable[[int], AsyncIterator[T]], *, page_size: int,
+                 id_of: Callable[[T], str], name_of: Callable[[T], str],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """`lister(page_size)` lists the whole collection, `page_size` items per call."""
         self._lister = lister
+        self.page_size = page_size
         self._id_of = id_of
         self._name_of = name_of
         self._clock = clock
         self._latest: Snapshot[T] | None = None
         self._refresh: asyncio.Task[Snapshot[T]] | None = None
         self._refresh_started = 0.0
+        self._waits: deque[float] = deque()  # when objects last asked to see their change
+
+    @property
+    def pages(self) -> int:
+        """Calls one listing costs, as of the last one (0 before any)."""
+        if self._latest is None:
+            return 0
+        return max(1, math.ceil(len(self._latest.by_id) / self.page_size))
+
+    def read_back_by_get(self, window: float) -> bool:
+        """One object waits for its change to show: True when it should GET itself, i.e.
+        when fewer objects asked in the last `window` seconds (they would share a listing)
+        than a listing has pages."""
+        now = self._clock()
+        self._waits.append(now)
+        while self._waits and self._waits[0] < now - window:
+            self._waits.popleft()
+        return len(self._waits) < self.pages
 
     async def snapshot(self, newer_than: float) -> Snapshot[T]:
         """A listing that started at or after `newer_than` (monotonic seconds)."""
@@ -47,7 +75,7 @@ class CollectionView(Generic[T]):
 
     async def _list(self, started: float) -> Snapshot[T]:
         snapshot: Snapshot[T] = Snapshot(taken_at=started)
-        async for item in self._lister():
+        async for item in self._lister(self.page_size):
             snapshot.by_id[self._id_of(item)] = item
             snapshot.by_name[self._name_of(item)] = item
         if self._latest is None or self._latest.taken_at < started:

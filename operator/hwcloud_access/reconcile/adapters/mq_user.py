@@ -7,7 +7,7 @@ from typing import Any
 
 from ...api import MQ_USER
 from ...api.mq import MqUserSpec
-from ...cloud import MqUser, MqUserWrite, Perm
+from ...cloud import MQ_PAGE_SIZE, MqUser, MqUserWrite, Perm
 from ..credentials import generate, mq_secret_problem
 from ..resource import Adapter, Context
 from ..secret_source import CREDENTIALS_SECRET, resolve_secret
@@ -57,8 +57,8 @@ class MqUserAdapter(Adapter[DesiredMqUser, MqUser]):
         mq = ctx.session.rocketmq
         instance_id = desired.instance_id
         return ctx.views.get(ctx.session, instance_id, "mq-users", lambda: CollectionView(
-            lambda: mq.list_users(instance_id), id_of=lambda u: u.access_key,
-            name_of=lambda u: u.access_key))
+            lambda size: mq.list_users(instance_id, page_size=size), page_size=MQ_PAGE_SIZE,
+            id_of=lambda u: u.access_key, name_of=lambda u: u.access_key))
 
     async def read_one(self, ctx: Context, desired: DesiredMqUser, cloud_id: str) -> MqUser:
         return await ctx.session.rocketmq.get_user(desired.instance_id, cloud_id)

@@ -8,7 +8,7 @@ from typing import Any
 
 from ...api import VPN_USER_GROUP
 from ...api.vpn import VPN_GROUP_NAME_PATTERN, VpnUserGroupSpec
-from ...cloud import VpnGroup
+from ...cloud import VPN_PAGE_SIZE, VpnGroup
 from ..outcome import DependencyNotReady, InvalidSpec
 from ..resource import Adapter, Context
 from ..views import CollectionView
@@ -24,7 +24,8 @@ class DesiredGroup:
 def vpn_groups_view(ctx: Context, server_id: str) -> CollectionView[VpnGroup]:
     vpn = ctx.session.vpn
     return ctx.views.get(ctx.session, server_id, "groups", lambda: CollectionView(
-        lambda: vpn.list_groups(server_id), id_of=lambda g: g.id, name_of=lambda g: g.name))
+        lambda size: vpn.list_groups(server_id, page_size=size), page_size=VPN_PAGE_SIZE,
+        id_of=lambda g: g.id, name_of=lambda g: g.name))
 
 
 class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup]):

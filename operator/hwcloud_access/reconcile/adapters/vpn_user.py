@@ -9,7 +9,7 @@ from typing import Any
 
 from ...api import VPN_USER
 from ...api.vpn import VPN_USER_NAME_PATTERN, VpnUserSpec
-from ...cloud import VpnUser
+from ...cloud import VPN_PAGE_SIZE, VpnUser
 from ..conditions import is_ready
 from ..credentials import generate, vpn_password_problem
 from ..outcome import DependencyNotReady, InvalidSpec
@@ -92,7 +92,8 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
         vpn = ctx.session.vpn
         server_id = desired.server_id
         return ctx.views.get(ctx.session, server_id, "users", lambda: CollectionView(
-            lambda: vpn.list_users(server_id), id_of=lambda u: u.id, name_of=lambda u: u.name))
+            lambda size: vpn.list_users(server_id, page_size=size), page_size=VPN_PAGE_SIZE,
+            id_of=lambda u: u.id, name_of=lambda u: u.name))
 
     async def read_one(self, ctx: Context, desired: DesiredUser, cloud_id: str) -> VpnUser:
         return await ctx.session.vpn.get_user(desired.server_id, cloud_id)
