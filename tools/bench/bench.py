@@ -7,7 +7,7 @@ One run:
 1. A real API server (tools/testbed, in .bench/testbed; BENCH_TESTBED_DIR reuses a running
    one), the CRDs, an emulator (apply_delay BENCH_APPLY_DELAY, queue_capacity
    BENCH_QUEUE_CAPACITY) and `hwcloud-access run -n <ns> --resync-interval BENCH_RESYNC`.
-2. Creates every object from a thread pool, polls one `kubectl get -o json` per second
+2. Creates every object from a thread pool and follows them with one watch per kind
    until all are Ready; samples the operator's RSS and CPU from /proc meanwhile.
 3. Idle drift sweep: once all are Ready and the calls have stopped, resets the emulator's
    stats and watches them for two resync periods; each listing's sweep is one burst of
@@ -47,8 +47,6 @@ from tests.faults.fleet import (  # noqa: E402
     api_client,
     create_all,
     fleet,
-    list_managed,
-    proc_cpu_seconds,
     proc_rss_mb,
     wait_all_ready,
 )
@@ -309,7 +307,7 @@ def run_one(label: str, testbed: Testbed, settings: dict[str, Any], *, naive: bo
         calls_sampler.start()
         log(f"{label}: creating {len(objects)} objects in {namespace}")
         create_s = create_all(client, namespace, objects)
-        log(f"{label}: created in {create_s:.1f}s; waiting for Ready (one listing per second)")
+        log(f"{label}: created in {create_s:.1f}s; waiting for Ready (watching)")
 
         def report(progress, ready: int) -> None:
             if len(progress.timeline) % 10 == 1:
@@ -339,7 +337,6 @@ def run_one(label: str, testbed: Testbed, settings: dict[str, Any], *, naive: bo
             "machine_cpu_busy_share": round(machine_busy, 3),
             **calls_sampler.figures(n, settings["queue_capacity"], settings["apply_delay"]),
             **requests,
-            "listing": _listing_cost(testbed, namespace, pids.get("kube-apiserver")),
         })
         if not naive:
             result["drift"] = drift_sweep(emulator, settings["resync_interval"])
@@ -362,22 +359,6 @@ def run_one(label: str, testbed: Testbed, settings: dict[str, Any], *, naive: bo
         operator.stop()
         emulator.close()
     return result
-
-
-def _listing_cost(testbed: Testbed, namespace: str, apiserver: int | None) -> dict[str, float]:
-    """What one readiness poll (kubectl get -o json of every object) costs: the harness's
-    own load on the API server and the machine, measured once all are Ready."""
-    runs = 3
-    cpu0 = proc_cpu_seconds(apiserver) if apiserver else None
-    started = time.monotonic()
-    for _ in range(runs):
-        list_managed(testbed, namespace)
-    wall = (time.monotonic() - started) / runs
-    cpu1 = proc_cpu_seconds(apiserver) if apiserver else None
-    out = {"wall_s": round(wall, 3)}
-    if cpu0 is not None and cpu1 is not None:
-        out["apiserver_cpu_s"] = round((cpu1 - cpu0) / runs, 3)
-    return out
 
 
 API_RESOURCES = ("vpnusers", "vpnusergroups", "mqusers", "secrets", "events",
@@ -591,10 +572,6 @@ def table(summary: dict[str, Any]) -> str:
          b and b.get("apiserver_requests_by_operator_per_object")),
         ("apiserver PATCHes/object", e.get("apiserver_patches_per_object"),
          b and b.get("apiserver_patches_per_object")),
-        ("one readiness listing: wall s", e["listing"].get("wall_s"),
-         b and b["listing"].get("wall_s")),
-        ("one readiness listing: apiserver cpu s", e["listing"].get("apiserver_cpu_s"),
-         b and b["listing"].get("apiserver_cpu_s")),
         ("drift_sweep_calls", s["drift_sweep_calls"], None),
         ("drift_sweep_pages (expected)", s["drift_sweep_pages"], None),
     ]
