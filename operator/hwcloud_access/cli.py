@@ -25,8 +25,10 @@ def _run(args: argparse.Namespace) -> int:
     import kopf
 
     from . import metrics
+    from .runtime import KOPF_CONNECTIONS_ENV, kopf_connections
 
     os.environ["HWCLOUD_RESYNC_INTERVAL"] = str(args.resync_interval)
+    os.environ.setdefault(KOPF_CONNECTIONS_ENV, str(kopf_connections(args.namespace or [])))
     if args.state_namespace:
         os.environ["HWCLOUD_STATE_NAMESPACE"] = args.state_namespace
     if args.metrics_port:

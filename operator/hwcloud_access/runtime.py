@@ -24,6 +24,22 @@ from .reconcile.views import Views
 
 KINDS = {kind.kind: kind for kind in ALL_KINDS}
 KUBE_THREADS = 32
+# kopf's connections to the API server: requests at once, plus its watch streams (which
+# hold a connection each): per namespace the three kinds, Secrets and peering; cluster-wide
+# the accounts, the cluster peering and the namespaces.
+KOPF_REQUEST_CONNECTIONS = 64
+KOPF_WATCHES_PER_NAMESPACE = 5
+KOPF_CLUSTER_WATCHES = 3
+KOPF_CONNECTIONS_ENV = "HWCLOUD_KOPF_CONNECTIONS"
+
+
+def kopf_connections(namespaces: list[str]) -> int:
+    """The pool size for kopf's API connections, or 0 (no limit) when a namespace is a
+    pattern: the watches it may need cannot be counted, and a watch must never wait."""
+    if any(char in pattern for pattern in namespaces for char in "*?[!"):
+        return 0
+    watches = KOPF_WATCHES_PER_NAMESPACE * max(1, len(namespaces)) + KOPF_CLUSTER_WATCHES
+    return KOPF_REQUEST_CONNECTIONS + watches
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,7 @@ class OperatorSettings:
     # status, a wake-up, kopf's retry state), so the line is long: a slow server's queue
     # (10 changes per 2 s) still takes 512 creates within the cloud budget.
     create_turns: int = 512
+    kopf_connections: int = 0  # 0: kopf's default, no limit
 
 
 def settings_from_env(env: Mapping[str, str] = os.environ) -> OperatorSettings:
@@ -52,6 +69,7 @@ def settings_from_env(env: Mapping[str, str] = os.environ) -> OperatorSettings:
         max_concurrency=int(env.get("HWCLOUD_MAX_CONCURRENCY", "8")),
         cloud_budget=float(env.get("HWCLOUD_CLOUD_BUDGET", "120")),
         create_turns=int(env.get("HWCLOUD_CREATE_TURNS", "512")),
+        kopf_connections=int(env.get(KOPF_CONNECTIONS_ENV, "0")),
     )
 
 

@@ -416,6 +416,12 @@ def test_metrics_and_liveness(stack) -> None:
     assert f"hwcloud_access_pacer_congestion_signals_total{{{pacer}}}" in text
 
 
+def test_kopf_api_connections_are_pooled(stack) -> None:
+    """-A: 64 for requests, 5 watches for the namespaces, 3 cluster-wide."""
+    _, _, operator, _ = stack
+    assert "at most 72 connections to the API server" in operator.log()
+
+
 def test_no_secret_in_logs_events_status_or_annotations(stack) -> None:
     testbed, emulator, operator, ns = stack
     testbed.apply(secret("own-pw", password="Visible-Nowhere-77"), ns)

@@ -22,6 +22,18 @@ Key = tuple[str, str, str]  # kind, namespace, name
 Wake = Callable[[Key, str], Awaitable[None]]
 
 
+MIN_INTERVAL = 5.0  # seconds: a shorter resync-interval annotation would list nonstop
+
+
+def resync_interval(annotation: str | None) -> float | None:
+    """The `resync-interval` annotation in seconds ("60" or "60s"); None when absent or
+    not a number (the operator's period applies)."""
+    try:
+        return max(MIN_INTERVAL, float(annotation.rstrip("s"))) if annotation else None
+    except ValueError:
+        return None
+
+
 def digest(cloud_object: Any) -> str:
     """What an object looked like when it last matched its spec."""
     return hashlib.sha256(cloud_object.model_dump_json().encode()).hexdigest()
@@ -38,8 +50,8 @@ class _Member:
 class _Listing:
     view: CollectionView[Any]
     id_of: Callable[[Any], str]
+    last_sweep: float
     members: dict[Key, _Member] = field(default_factory=dict)
-    last_sweep: float = field(default_factory=time.monotonic)
 
     def interval(self, default: float) -> float:
         return min((m.interval for m in self.members.values()), default=default)
@@ -59,7 +71,9 @@ class DriftSweeper:
               cloud_object: Any, interval: float | None = None) -> None:
         """Remember a managed object as it was when it matched its spec."""
         self.untrack(key)
-        listing = self._listings.setdefault(id(view), _Listing(view, id_of))
+        listing = self._listings.get(id(view))
+        if listing is None:
+            listing = self._listings[id(view)] = _Listing(view, id_of, last_sweep=self.clock())
         listing.members[key] = _Member(id_of(cloud_object), digest(cloud_object),
                                        interval or self.interval)
         self._where[key] = id(view)

@@ -1,0 +1,93 @@
+"""The drift sweep on a fake clock: one listing per period (the shortest a member asks
+for), and a wake-up for each member changed or deleted outside the cluster."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from hwcloud_access.reconcile.drift import DriftSweeper, resync_interval
+from hwcloud_access.reconcile.views import CollectionView
+
+
+class Item(BaseModel):
+    id: str
+    name: str
+    description: str = ""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def cloud() -> dict[str, Item]:
+    return {i: Item(id=i, name=f"n{i}") for i in ("a", "b", "c")}
+
+
+def setup(cloud: dict[str, Item], clock: Clock, interval: float = 300.0):
+    listings: list[float] = []
+    woken: list[tuple[tuple[str, str, str], str]] = []
+
+    async def lister(page_size: int):
+        listings.append(clock.now)
+        for item in list(cloud.values()):
+            yield item
+
+    async def wake(key, why) -> None:
+        woken.append((key, why))
+
+    view = CollectionView(lister, page_size=100, id_of=lambda i: i.id, name_of=lambda i: i.name,
+                          clock=clock)
+    sweeper = DriftSweeper(wake, interval=interval, clock=clock)
+    return view, sweeper, listings, woken
+
+
+def key(name: str) -> tuple[str, str, str]:
+    return ("VpnUser", "ns", name)
+
+
+async def test_one_listing_per_period_wakes_only_what_drifted(cloud) -> None:
+    clock = Clock()
+    view, sweeper, listings, woken = setup(cloud, clock, interval=60.0)
+    for i in cloud:
+        sweeper.track(key(i), view, lambda o: o.id, cloud[i])
+    clock.now = 59.0
+    await sweeper.sweep_due()
+    assert listings == [] and woken == []
+    cloud["a"] = cloud["a"].model_copy(update={"description": "tampered"})
+    del cloud["b"]
+    clock.now = 61.0
+    await sweeper.sweep_due()
+    assert listings == [61.0]
+    assert sorted(woken) == [(key("a"), "drift: changed outside the cluster"),
+                             (key("b"), "drift: deleted outside the cluster")]
+    clock.now = 200.0  # the drifted ones are re-tracked by their reconcile, not before
+    await sweeper.sweep_due()
+    assert len(listings) == 2 and len(woken) == 2
+
+
+async def test_the_shortest_resync_interval_of_a_listing_wins(cloud) -> None:
+    clock = Clock()
+    view, sweeper, listings, _ = setup(cloud, clock)
+    sweeper.track(key("a"), view, lambda o: o.id, cloud["a"])
+    sweeper.track(key("b"), view, lambda o: o.id, cloud["b"], resync_interval("10s"))
+    clock.now = 11.0
+    await sweeper.sweep_due()
+    assert listings == [11.0]
+    sweeper.untrack(key("b"))
+    clock.now = 30.0
+    await sweeper.sweep_due()
+    assert listings == [11.0]  # back to the operator's period (300 s)
+
+
+def test_resync_interval_annotation() -> None:
+    assert resync_interval("60") == 60.0
+    assert resync_interval("90s") == 90.0
+    assert resync_interval("1") == 5.0  # at least 5 s
+    assert resync_interval("soon") is None
+    assert resync_interval(None) is None
