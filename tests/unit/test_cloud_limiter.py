@@ -280,3 +280,13 @@ def test_thousand_creates_converge_near_physical_rate_with_few_busy_answers(appl
     ideal = 1000 * apply_delay / 10
     assert elapsed < ideal * 1.25, (elapsed, ideal)
     assert busy / calls < 0.05, (busy, calls)
+
+
+def test_a_storm_of_busy_answers_does_not_collapse_the_pace():
+    """Round trips of 50 ms against a queue that drains 50/s: the slow start overshoots and
+    the busy answers of many round trips arrive. Shrinking at each of them took the pace to
+    a few per second, and the additive growth needed minutes (5.8x the ideal time); the
+    floor at the accepted rate holds it near the queue's."""
+    elapsed, _, _ = simulate(apply_delay=0.2, rtt=0.05)
+    ideal = 1000 * 0.2 / 10
+    assert elapsed < ideal * 2.0, (elapsed, ideal)

@@ -11,7 +11,9 @@ Two knobs, both AIMD:
 On a congestion answer (VPN.0030, 429, DMS.00400026) the limit halves
 (``decrease``) and the rate shrinks by ``rate_decrease`` (0.8), at most once per
 epoch: answers to calls started before the last shrink are ignored (they were sent
-at the old rate), as TCP reacts once per round trip. On every other answer the limit
+at the old rate), as TCP reacts once per round trip; but never below 90% of the writes
+the server accepted over the last 4 s, so that a storm of busy answers over many
+round trips cannot collapse the rate. On every other answer the limit
 grows by ``1/limit`` (one per window of successes) and the rate grows additively:
 ``max(rate_increase, rate_increase_fraction * rate_at_last_shrink)`` per second of
 successes. Before the first congestion the rate grows by ``slow_start`` (25%) per
@@ -69,6 +71,8 @@ class AimdLimiter:
         rate_increase: float = 0.1,
         rate_increase_fraction: float = 0.03,
         slow_start: float = 0.25,
+        goodput_window: float = 4.0,
+        goodput_share: float = 0.9,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         name: str = "",
@@ -94,6 +98,9 @@ class AimdLimiter:
         self._rate_at_decrease = initial_rate
         self.slow_start = slow_start
         self.in_slow_start = True
+        self.goodput_window = goodput_window
+        self.goodput_share = goodput_share
+        self._accepted: collections.deque[float] = collections.deque()  # write successes
         self._clock = clock
         self._sleep = sleep
         self.in_flight = 0
@@ -103,6 +110,7 @@ class AimdLimiter:
         self._next_write = -math.inf
         self._last_write = -math.inf
         self._last_decrease = -math.inf
+        self._first_accepted = math.inf
         self.congestion_events = 0
         self.congestion_signals = 0
 
@@ -223,6 +231,9 @@ class AimdLimiter:
     def _on_success(self, permit: Permit) -> None:
         self.limit = min(self.max_limit, self.limit + 1.0 / self.limit)
         if permit.write:
+            self._accepted.append(self._clock())
+            if self._first_accepted == math.inf:
+                self._first_accepted = self._accepted[-1]
             if self.in_slow_start:
                 self.rate = min(self.max_rate, self.rate + self.slow_start * self.rate)
             else:
@@ -239,8 +250,23 @@ class AimdLimiter:
         self.in_slow_start = False
         self.limit = max(float(self.min_limit), self.limit * self.decrease)
         self._rate_at_decrease = self.rate
-        self.rate = max(self.min_rate, self.rate * self.rate_decrease)
+        shrunk = max(self.rate * self.rate_decrease, self._goodput_floor())
+        self.rate = max(self.min_rate, min(self.rate, shrunk))
         self._next_write = max(self._next_write, self._last_write + 1.0 / self.rate)
+
+    def _goodput_floor(self) -> float:
+        """``goodput_share`` of the writes the server accepted over the last
+        ``goodput_window`` seconds (or since the first, if later; at least 1 s). A congested
+        queue accepts exactly its drain rate, so a storm of busy answers (one shrink per
+        round trip) brings the pace down to next to that rate, not below it: recovering
+        from far below takes the additive growth a long time."""
+        now = self._clock()
+        while self._accepted and self._accepted[0] < now - self.goodput_window:
+            self._accepted.popleft()
+        if not self._accepted:
+            return 0.0
+        span = min(self.goodput_window, max(1.0, now - self._first_accepted))
+        return self.goodput_share * len(self._accepted) / span
 
     def snapshot(self) -> dict[str, float]:
         return {
