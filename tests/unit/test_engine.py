@@ -147,7 +147,8 @@ def engine() -> Engine:
                   fingerprint=Fingerprinter(b"k" * 32), dependencies=Dependencies(None),  # type: ignore[arg-type]
                   secret_refs=SecretRefs(), admission=Admission(no_wake),
                   # every pass lists afresh
-                  settings=EngineSettings(snapshot_max_age=0.0, poll_max_age=0.0))
+                  settings=EngineSettings(snapshot_max_age=0.0, snapshot_age_per_page=0.0,
+                                          poll_max_age=0.0))
 
 
 def resource(status: dict | None = None, generation: int = 1, uid: str = "uid-1",
@@ -378,3 +379,37 @@ async def test_two_resources_cannot_manage_one_cloud_object(engine, cloud) -> No
                                                      name="shared"))
     assert released.next is Next.DONE and "delete" not in cloud.ops()
 
+
+
+async def test_absent_from_a_stale_listing_is_not_drift(engine, cloud) -> None:
+    adapter = FakeAdapter(cloud)
+    res = resource()
+    first = await engine.reconcile(adapter, res)
+    cloud.apply()
+    ready = await engine.reconcile(adapter, evolve(res, first))
+    assert ready.ready
+
+    async def stale_lister(page_size: int):  # a listing taken before the object showed
+        return
+        yield
+
+    ctx = await engine._context(res, res.spec())
+    adapter.view(ctx, Desired("g", "d"))._lister = stale_lister
+    again = await engine.reconcile(adapter, evolve(evolve(res, first), ready))
+    assert again.ready and not again.events
+    assert cloud.ops() == ["create", "get"]  # asked the object itself; no second create
+
+
+async def test_a_long_listing_is_shared_longer_by_first_looks(cloud) -> None:
+    engine = Engine(accounts=FakeAccounts(), kube=None, views=Views(),  # type: ignore[arg-type]
+                    fingerprint=Fingerprinter(b"k" * 32), dependencies=Dependencies(None),  # type: ignore[arg-type]
+                    secret_refs=SecretRefs(), admission=Admission(no_wake),
+                    settings=EngineSettings(snapshot_max_age=0.0, snapshot_age_per_page=60.0))
+    adapter = FakeAdapter(cloud, page_size=1)
+    for n in range(3):
+        cloud.visible[f"id-{n}"] = Item(id=f"id-{n}", name=f"other-{n}", description="")
+    await engine.reconcile(adapter, resource(meta_name="one", uid="u1", name="one"))
+    assert cloud.pages_listed == 3
+    await engine.reconcile(adapter, resource(meta_name="two", uid="u2", name="two"))
+    assert cloud.pages_listed == 3  # 3 pages: reused for up to 180 s
+    assert cloud.ops() == ["create", "create"]

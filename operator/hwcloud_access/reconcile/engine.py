@@ -43,6 +43,10 @@ POLL_DELAYS = (1.0, 1.0, 1.0, 2.0, 2.0, 3.0, 5.0)  # first look: after a typical
 class EngineSettings:
     pending_timeout: float = 600.0  # a change not visible after this is sent again
     snapshot_max_age: float = 2.0  # how old a listing may be for a first look
+    # ... plus this per page of it: a long listing is shared for longer (at most ~5 pages/s).
+    # A first look only asks whether the object exists yet; one made meanwhile elsewhere
+    # shows as "already exists" at the create and is adopted.
+    snapshot_age_per_page: float = 0.2
     poll_max_age: float = 0.5  # ... and while waiting for a change to show (shared by waiters)
     busy_base_delay: float = 1.0
     busy_max_delay: float = 60.0
@@ -131,14 +135,19 @@ class Engine:
         view = adapter.view(ctx, desired)
         known_id = ctx.resource.status.get("id")
         if waiting and known_id and view.read_back_by_get(max_age):
-            try:
-                return await adapter.read_one(ctx, desired, known_id)
-            except NotFoundError:
-                return None
+            return await self._read_by_id(adapter, ctx, desired, known_id)
         snapshot = await view.snapshot(newer_than=time.monotonic() - max_age)
         if known_id and known_id in snapshot.by_id:
             return snapshot.by_id[known_id]
         return snapshot.by_name.get(adapter.cloud_name(desired))
+
+    @staticmethod
+    async def _read_by_id(adapter: Adapter, ctx: Context, desired: Any, cloud_id: str) -> Any:
+        """The object itself (one GET), or None when the cloud says it does not exist."""
+        try:
+            return await adapter.read_one(ctx, desired, cloud_id)
+        except NotFoundError:
+            return None
 
     def _applying(self, message: str, attempt: int, status: dict[str, Any],
                   events: list[Event] | None = None) -> Outcome:
@@ -172,7 +181,12 @@ class Engine:
                         desired: Any) -> Outcome:
         resource = ctx.resource
         pending = self._pending(ctx)
-        max_age = self.settings.poll_max_age if pending else self.settings.snapshot_max_age
+        if pending:
+            max_age = self.settings.poll_max_age
+        else:
+            pages = adapter.view(ctx, desired).pages
+            max_age = max(self.settings.snapshot_max_age,
+                          pages * self.settings.snapshot_age_per_page)
         observed = await self._observe(adapter, ctx, desired, max_age, waiting=bool(pending))
         known_id = resource.status.get("id")
 
@@ -181,6 +195,11 @@ class Engine:
                 observed = await self._observe(adapter, ctx, desired, max_age=0.0)
             return self._observed_only(adapter, desired, observed)
 
+        if observed is None and known_id and not pending:
+            # Absent from a listing that may predate the object (it was seen by a GET, or
+            # the listing is long and shared for longer): ask the object before calling
+            # it deleted outside the cluster.
+            observed = await self._read_by_id(adapter, ctx, desired, known_id)
         if observed is None:
             if known_id and self._pending(ctx, "create"):
                 return self._applying("the cloud is applying the create", attempt,
@@ -299,10 +318,7 @@ class Engine:
         if observed is None and known_id:
             # A listing is no proof of absence (offset paging skips rows while others are
             # deleted): ask for the object itself before letting the resource go.
-            try:
-                observed = await adapter.read_one(ctx, desired, known_id)
-            except NotFoundError:
-                pass
+            observed = await self._read_by_id(adapter, ctx, desired, known_id)
         if observed is None:
             if known_id and self._pending(ctx, "create"):
                 return self._deleting("waiting for the pending create before deleting", attempt)
