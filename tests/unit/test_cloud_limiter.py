@@ -290,3 +290,14 @@ def test_a_storm_of_busy_answers_does_not_collapse_the_pace():
     elapsed, _, _ = simulate(apply_delay=0.2, rtt=0.05)
     ideal = 1000 * 0.2 / 10
     assert elapsed < ideal * 2.0, (elapsed, ideal)
+
+
+def test_the_accepted_writes_it_remembers_stay_within_the_window():
+    """A long run without a busy answer must not grow the pacer's memory."""
+    async def main(loop):
+        limiter = make(loop, initial_rate=10.0, min_rate=10.0, max_rate=10.0)
+        for _ in range(1000):  # 100 s at 10/s
+            limiter.release(await limiter.acquire(write=True), "success")
+        return len(limiter._accepted)
+
+    assert run(main) <= 10 * 4 + 1  # 4 s of writes

@@ -231,9 +231,11 @@ class AimdLimiter:
     def _on_success(self, permit: Permit) -> None:
         self.limit = min(self.max_limit, self.limit + 1.0 / self.limit)
         if permit.write:
-            self._accepted.append(self._clock())
+            now = self._clock()
+            self._accepted.append(now)
+            self._forget_accepted_before(now - self.goodput_window)
             if self._first_accepted == math.inf:
-                self._first_accepted = self._accepted[-1]
+                self._first_accepted = now
             if self.in_slow_start:
                 self.rate = min(self.max_rate, self.rate + self.slow_start * self.rate)
             else:
@@ -254,6 +256,10 @@ class AimdLimiter:
         self.rate = max(self.min_rate, min(self.rate, shrunk))
         self._next_write = max(self._next_write, self._last_write + 1.0 / self.rate)
 
+    def _forget_accepted_before(self, moment: float) -> None:
+        while self._accepted and self._accepted[0] < moment:
+            self._accepted.popleft()
+
     def _goodput_floor(self) -> float:
         """``goodput_share`` of the writes the server accepted over the last
         ``goodput_window`` seconds (or since the first, if later; at least 1 s). A congested
@@ -261,8 +267,7 @@ class AimdLimiter:
         round trip) brings the pace down to next to that rate, not below it: recovering
         from far below takes the additive growth a long time."""
         now = self._clock()
-        while self._accepted and self._accepted[0] < now - self.goodput_window:
-            self._accepted.popleft()
+        self._forget_accepted_before(now - self.goodput_window)
         if not self._accepted:
             return 0.0
         span = min(self.goodput_window, max(1.0, now - self._first_accepted))
