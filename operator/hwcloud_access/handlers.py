@@ -18,7 +18,7 @@ from .reconcile.adapters import ADAPTERS
 from .reconcile.conditions import conditions_for
 from .reconcile.drift import resync_interval
 from .reconcile.outcome import Next, Outcome, Reason, ReconcileProblem
-from .reconcile.resource import RESYNC_ANNOTATION, Resource
+from .reconcile.resource import RECONCILE_REQUEST_ANNOTATION, RESYNC_ANNOTATION, Resource
 from .runtime import KINDS, KOPF_CONNECTIONS_ENV, Runtime, build_runtime, settings_from_env
 
 KOPF_PREFIX = f"kopf.{GROUP}"
@@ -81,6 +81,9 @@ def _finish(resource: Resource, patch: kopf.Patch, outcome: Outcome) -> None:
               "conditions": conditions_for(outcome, resource.status.get("conditions"),
                                            resource.generation),
               "observedGeneration": resource.generation}
+    requested = resource.annotations.get(RECONCILE_REQUEST_ANNOTATION)
+    if requested is not None:  # the pass a user asked for has run
+        status["lastHandledReconcileAt"] = requested
     for key, value in status.items():
         if resource.status.get(key) != value:  # unchanged fields cost no API write
             patch.status[key] = value

@@ -382,6 +382,22 @@ def test_paused_and_observe(stack) -> None:
     wait_ready(testbed, "VpnUser", "paused", ns)
 
 
+def test_reconcile_requested_at_runs_a_pass_and_says_so(stack) -> None:
+    testbed, _, _, ns = stack
+    testbed.apply(user("asked", f"asked-{ns}"), ns)
+    first = wait_ready(testbed, "VpnUser", "asked", ns)
+    assert "lastHandledReconcileAt" not in first["status"]
+    for moment in ("2026-11-23T15:00:00Z", "again"):
+        testbed.kubectl("annotate", "--overwrite", "vpnuser", "asked", "-n", ns,
+                        f"access.hwcloud.dev/reconcile-requested-at={moment}")
+        handled = wait_for(
+            lambda m=moment: (o := testbed.get("VpnUser", "asked", ns))
+            and o["status"].get("lastHandledReconcileAt") == m and o,
+            30, what=f"reconcile requested at {moment} handled")
+        assert condition(handled)["status"] == "True"
+        assert handled["metadata"]["generation"] == first["metadata"]["generation"]
+
+
 def test_operator_killed_in_the_middle_of_a_create(stack, tmp_path) -> None:
     testbed, emulator, operator, ns = stack
     emulator.set_config(apply_delay=3.0)

@@ -116,3 +116,8 @@ class ManagedStatus(ApiModel):
         default=None,
         description="A change the cloud accepted and is still applying (asynchronous).",
     )
+    last_handled_reconcile_at: str | None = Field(
+        default=None,
+        description="The value of the access.hwcloud.dev/reconcile-requested-at annotation "
+        "when the operator last completed a pass on it: the requested reconcile has run.",
+    )

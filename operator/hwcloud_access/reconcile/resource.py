@@ -21,6 +21,9 @@ from .views import CollectionView, Views
 
 PAUSED_ANNOTATION = f"{GROUP}/paused"
 RESYNC_ANNOTATION = f"{GROUP}/resync-interval"
+# Any new value makes a pass (a changed annotation is a change to kopf); the status
+# echoes it in lastHandledReconcileAt once the pass is done.
+RECONCILE_REQUEST_ANNOTATION = f"{GROUP}/reconcile-requested-at"
 
 
 @dataclass(frozen=True)
