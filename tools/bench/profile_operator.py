@@ -67,6 +67,10 @@ def dump(label: str) -> None:
 
 def main() -> int:
     if MODE in ("mem", "both"):
+        # The kubernetes client's API classes first: building them under tracemalloc (their
+        # thousands of pydantic Fields) takes minutes, and it is start-up, not growth.
+        from kubernetes.client import CoreV1Api, CustomObjectsApi  # noqa: F401
+
         tracemalloc.start(int(os.environ.get("BENCH_TRACEMALLOC_FRAMES", "6")))
     signal.signal(signal.SIGUSR1, lambda *_: dump("usr1"))
     from hwcloud_access.cli import main as operator_main
