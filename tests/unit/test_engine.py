@@ -141,14 +141,17 @@ async def no_wake(key, why) -> None:
     pass
 
 
-@pytest.fixture
-def engine() -> Engine:
+def make_engine(settings: EngineSettings) -> Engine:
     return Engine(accounts=FakeAccounts(), kube=None, views=Views(),  # type: ignore[arg-type]
                   fingerprint=Fingerprinter(b"k" * 32), dependencies=Dependencies(None),  # type: ignore[arg-type]
-                  secret_refs=SecretRefs(), admission=Admission(no_wake),
-                  # every pass lists afresh
-                  settings=EngineSettings(snapshot_max_age=0.0, snapshot_age_per_page=0.0,
-                                          poll_max_age=0.0))
+                  secret_refs=SecretRefs(), admission=Admission(no_wake), settings=settings)
+
+
+@pytest.fixture
+def engine() -> Engine:
+    # every pass lists afresh
+    return make_engine(EngineSettings(snapshot_max_age=0.0, snapshot_age_per_page=0.0,
+                                      poll_max_age=0.0))
 
 
 def resource(status: dict | None = None, generation: int = 1, uid: str = "uid-1",
@@ -401,10 +404,7 @@ async def test_absent_from_a_stale_listing_is_not_drift(engine, cloud) -> None:
 
 
 async def test_a_long_listing_is_shared_longer_by_first_looks(cloud) -> None:
-    engine = Engine(accounts=FakeAccounts(), kube=None, views=Views(),  # type: ignore[arg-type]
-                    fingerprint=Fingerprinter(b"k" * 32), dependencies=Dependencies(None),  # type: ignore[arg-type]
-                    secret_refs=SecretRefs(), admission=Admission(no_wake),
-                    settings=EngineSettings(snapshot_max_age=0.0, snapshot_age_per_page=60.0))
+    engine = make_engine(EngineSettings(snapshot_max_age=0.0, snapshot_age_per_page=60.0))
     adapter = FakeAdapter(cloud, page_size=1)
     for n in range(3):
         cloud.visible[f"id-{n}"] = Item(id=f"id-{n}", name=f"other-{n}", description="")
