@@ -95,20 +95,20 @@ def call_figures(stats: dict[str, Any], objects: int) -> dict[str, Any]:
     }
 
 
-def scrape_metrics(port: int | None, metric: str = "hwcloud_access_reconciles_total"
-                   ) -> dict[str, float]:
-    """One metric of the operator by its labels (default: the reconcile counters)."""
+def scrape_metrics(port: int | None) -> dict[str, dict[str, float]]:
+    """The operator's labelled metrics: {name: {labels: value}} (empty without a port)."""
     if not port:
         return {}
     try:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
     except OSError:
         return {}
-    out: dict[str, float] = {}
+    out: dict[str, dict[str, float]] = {}
     for line in text.decode().splitlines():
-        if line.startswith(metric + "{"):
-            labels, value = line[len(metric):].rsplit(" ", 1)
-            out[labels] = float(value)
+        if "{" in line and not line.startswith("#"):
+            name, rest = line.split("{", 1)
+            labels, value = rest.rsplit(" ", 1)
+            out.setdefault(name, {})["{" + labels] = float(value)
     return out
 
 
@@ -219,9 +219,9 @@ class StatsSampler(threading.Thread):
         self.series: list[tuple[float, int, int, int, float | None, float | None]] = []
         self._stop_event = threading.Event()
 
-    def _vpn_pacer(self, metric: str) -> float | None:
-        values = [v for labels, v in scrape_metrics(self.metrics_port, metric).items()
-                  if 'pacer="vpn:' in labels]
+    @staticmethod
+    def _vpn_pacer(metrics: dict[str, dict[str, float]], metric: str) -> float | None:
+        values = [v for labels, v in metrics.get(metric, {}).items() if 'pacer="vpn:' in labels]
         return round(sum(values), 2) if values else None
 
     def run(self) -> None:
@@ -233,9 +233,10 @@ class StatsSampler(threading.Thread):
             ok = sum(calls.get("create_user", {}).get(s, 0) for s in ("200", "201"))
             busy = calls.get("create_user", {}).get("400", 0)
             lists = sum(calls.get("list_users", {}).values())
+            metrics = scrape_metrics(self.metrics_port)
             self.series.append((round(time.monotonic() - self.started, 1), ok, busy, lists,
-                                self._vpn_pacer("hwcloud_access_pacer_write_rate"),
-                                self._vpn_pacer("hwcloud_access_pacer_waiting")))
+                                self._vpn_pacer(metrics, "hwcloud_access_pacer_write_rate"),
+                                self._vpn_pacer(metrics, "hwcloud_access_pacer_waiting")))
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -332,7 +333,8 @@ def run_one(label: str, testbed: Testbed, settings: dict[str, Any], *, naive: bo
             "create_s": round(create_s, 2),
             "timeline": progress.timeline,
             **call_figures(stats, len(objects)),
-            "reconciles": reconcile_summary(scrape_metrics(metrics_port)),
+            "reconciles": reconcile_summary(
+                scrape_metrics(metrics_port).get("hwcloud_access_reconciles_total", {})),
             "cpu_s_at_converge": {k: round(v, 2) for k, v in cpu_at_converge.items()},
             "machine_cpu_busy_share": round(machine_busy, 3),
             **calls_sampler.figures(n, settings["queue_capacity"], settings["apply_delay"]),
