@@ -153,13 +153,21 @@ def test_reversed_access_key_is_refused(mq) -> None:
         {"default_topic_perm": "ALL"},
         {"default_group_perm": "PUB"},
         {"topic_perms": [UserTopicPerms(name="t", perm="WRITE")]},
-        {"group_perms": [UserGroupPerms(name="g", perm="PUB|SUB")]},
+        {"group_perms": [UserGroupPerms(name="g", perm="WRITE")]},
         {"white_remote_address": "not-an-ip"},
     ],
 )
 def test_perm_and_whitelist_rules(mq, fields) -> None:
     err = sdk_error(lambda: mq.create(_ak(), **fields))
     assert (err.status_code, err.error_code) == (400, "DMS.00400010")
+
+
+@pytest.mark.parametrize("perm", ["DENY", "SUB", "PUB", "PUB|SUB"])
+def test_a_group_perm_takes_every_acl_value(mq, perm) -> None:
+    ak = _ak()
+    mq.create(ak, group_perms=[UserGroupPerms(name="g", perm=perm)])
+    shown = wait_for(lambda: mq.show(ak))
+    assert [(p.name, p.perm) for p in shown.group_perms] == [("g", perm)]
 
 
 def test_unknown_instance(emulator) -> None:

@@ -74,6 +74,8 @@ INVALID = {
     "unknown topic perm": (
         mq_user(topicPerms=[{"name": "orders", "perm": "WRITE"}]), "spec.topicPerms[0].perm"),
     "unknown default group perm": (mq_user(defaultGroupPerm="PUB"), "spec.defaultGroupPerm"),
+    "unknown group perm": (
+        mq_user(groupPerms=[{"name": "g1", "perm": "WRITE"}]), "spec.groupPerms[0].perm"),
     "missing instanceId": (
         {**mq_user(), "spec": {"accessKey": "service_a"}}, "spec.instanceId"),
     "vpn user name too short": (vpn_user(name="abc"), "spec.name"),

@@ -16,22 +16,25 @@ from .base import (
 )
 
 MQ_ACCESS_KEY_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{6,63}$"
-TopicPerm = Literal["PUB", "SUB", "PUB|SUB", "DENY"]
-GroupPerm = Literal["SUB", "DENY"]
+# The RocketMQ ACL values, for topics and consumer groups alike (the API reference's own
+# "Creating a User" example grants a group PUB|SUB); only the default for groups is narrower.
+AclPerm = Literal["PUB", "SUB", "PUB|SUB", "DENY"]
+DefaultGroupPerm = Literal["SUB", "DENY"]
 RESOURCE_NAME = Field(
     min_length=1, max_length=64, pattern=r"^[A-Za-z0-9%_-]+$",
     description="Topic or consumer group name.",
 )
+ACL_PERM = Field(description="PUB, SUB, PUB|SUB or DENY.")
 
 
 class TopicPermission(ApiModel):
     name: str = RESOURCE_NAME
-    perm: TopicPerm = Field(description="PUB, SUB, PUB|SUB or DENY.")
+    perm: AclPerm = ACL_PERM
 
 
 class GroupPermission(ApiModel):
     name: str = RESOURCE_NAME
-    perm: GroupPerm = Field(description="SUB or DENY.")
+    perm: AclPerm = ACL_PERM
 
 
 class MqUserSpec(ManagedSpec):
@@ -54,10 +57,10 @@ class MqUserSpec(ManagedSpec):
         default="", max_length=1024, description="IP whitelist (addresses or CIDRs); empty for any."
     )
     admin: bool = Field(default=False, description="Administrator: all topics and groups.")
-    default_topic_perm: TopicPerm = Field(
+    default_topic_perm: AclPerm = Field(
         default="DENY", description="Permission on topics not listed in topicPerms."
     )
-    default_group_perm: GroupPerm = Field(
+    default_group_perm: DefaultGroupPerm = Field(
         default="DENY", description="Permission on consumer groups not listed in groupPerms."
     )
     topic_perms: list[TopicPermission] = Field(

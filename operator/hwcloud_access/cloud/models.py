@@ -136,7 +136,7 @@ class Perm(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    perm: str  # topics: PUB, SUB, PUB|SUB, DENY; groups: SUB, DENY
+    perm: str  # PUB, SUB, PUB|SUB or DENY, for topics and groups alike
 
 
 class MqUserWrite(BaseModel):
@@ -148,7 +148,7 @@ class MqUserWrite(BaseModel):
     white_remote_address: str | None = None
     admin: bool = False
     default_topic_perm: str | None = None
-    default_group_perm: str | None = None
+    default_group_perm: str | None = None  # SUB or DENY (narrower than a per-group perm)
     topic_perms: list[Perm] = Field(default_factory=list)
     group_perms: list[Perm] = Field(default_factory=list)
 

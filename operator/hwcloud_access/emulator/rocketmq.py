@@ -70,11 +70,9 @@ def render(user: MqUser) -> dict[str, Any]:
     }
 
 
-def _perms(
-    body: dict[str, Any], key: str, allowed: tuple[str, ...]
-) -> tuple[tuple[str, str], ...] | None:
+def _perms(body: dict[str, Any], key: str) -> tuple[tuple[str, str], ...] | None:
     value = body.get(key)
-    _fail(rules.check_perms(value, allowed, key))
+    _fail(rules.check_perms(value, key))
     if value is None:
         return None
     return tuple((item["name"], item["perm"]) for item in value)
@@ -88,22 +86,23 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
     if admin is not None and not isinstance(admin, bool):
         raise CloudError("DMS_INVALID", "admin must be true or false")
     topic_perm = body.get("default_topic_perm")
-    if topic_perm is not None and topic_perm not in rules.TOPIC_PERMS:
+    if topic_perm is not None and topic_perm not in rules.ACL_PERMS:
         raise CloudError(
-            "DMS_INVALID", f"default_topic_perm must be one of {', '.join(rules.TOPIC_PERMS)}"
+            "DMS_INVALID", f"default_topic_perm must be one of {', '.join(rules.ACL_PERMS)}"
         )
     group_perm = body.get("default_group_perm")
-    if group_perm is not None and group_perm not in rules.GROUP_PERMS:
+    if group_perm is not None and group_perm not in rules.DEFAULT_GROUP_PERMS:
         raise CloudError(
-            "DMS_INVALID", f"default_group_perm must be one of {', '.join(rules.GROUP_PERMS)}"
+            "DMS_INVALID",
+            f"default_group_perm must be one of {', '.join(rules.DEFAULT_GROUP_PERMS)}",
         )
     return {
         "white_remote_address": white,
         "admin": admin,
         "default_topic_perm": topic_perm,
         "default_group_perm": group_perm,
-        "topic_perms": _perms(body, "topic_perms", rules.TOPIC_PERMS),
-        "group_perms": _perms(body, "group_perms", rules.GROUP_PERMS),
+        "topic_perms": _perms(body, "topic_perms"),
+        "group_perms": _perms(body, "group_perms"),
     }
 
 

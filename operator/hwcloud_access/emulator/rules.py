@@ -17,8 +17,9 @@ _USER_NAME = re.compile(r"^[A-Za-z0-9._-]{4,32}$")
 _ACCESS_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{6,63}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
-TOPIC_PERMS = ("PUB", "SUB", "PUB|SUB", "DENY")
-GROUP_PERMS = ("SUB", "DENY")
+# RocketMQ ACL permissions: a topic's or a consumer group's perm, and default_topic_perm.
+ACL_PERMS = ("PUB", "SUB", "PUB|SUB", "DENY")
+DEFAULT_GROUP_PERMS = ("SUB", "DENY")  # default_group_perm only: narrower than a group's perm
 
 
 def _classes(value: str, specials: str) -> tuple[int, bool]:
@@ -145,7 +146,8 @@ def check_white_remote_address(value: object) -> str | None:
     return None
 
 
-def check_perms(value: object, allowed: tuple[str, ...], what: str) -> str | None:
+def check_perms(value: object, what: str) -> str | None:
+    """A ``topic_perms`` or ``group_perms`` list: ``[{name, perm}]``, names unique."""
     if value is None:
         return None
     if not isinstance(value, list):
@@ -160,6 +162,6 @@ def check_perms(value: object, allowed: tuple[str, ...], what: str) -> str | Non
         if name in seen:
             return f"{what} names {name!r} twice"
         seen.add(name)
-        if perm not in allowed:
-            return f"{what} perm of {name!r} must be one of {', '.join(allowed)}"
+        if perm not in ACL_PERMS:
+            return f"{what} perm of {name!r} must be one of {', '.join(ACL_PERMS)}"
     return None
