@@ -10,10 +10,13 @@ from collections.abc import Awaitable
 from typing import Any
 
 import pytest
+from tests.contract.helpers import sdk_error, vpn_client
+from tests.contract.vpn_calls import Vpn
 from tests.support.cloud import aksk_account as account
 from tests.support.cloud import eventually
 
 from hwcloud_access.cloud import (
+    VPN_PAGE_SIZE,
     CloudSession,
     ConflictError,
     InvalidRequestError,
@@ -164,6 +167,15 @@ async def test_list_users_over_several_pages(emulator, server):
         assert len({u.id for u in listed}) == len(listed)  # no row twice across pages
         assert calls.count("vpn.list_users") >= 3
         await s.vpn.batch_delete_users(server, ids)
+
+
+def test_the_clients_page_size_is_the_largest_limit_the_emulator_takes(emulator, server):
+    """Both follow the SDK's bound on a listing's ``limit`` (200)."""
+    vpn = Vpn(vpn_client(emulator), server)
+    for list_call in (vpn.list_users, vpn.list_groups):
+        assert list_call(limit=VPN_PAGE_SIZE).status_code == 200
+        err = sdk_error(lambda call=list_call: call(limit=VPN_PAGE_SIZE + 1))
+        assert (err.status_code, err.error_code) == (400, "VPN.0001")
 
 
 async def test_group_membership(emulator, server):

@@ -54,8 +54,9 @@ from tests.support.emulator import EmulatorProcess, free_port  # noqa: E402
 from tests.support.operator import OperatorProcess, operator_env  # noqa: E402
 from tests.support.testbed import Testbed, start_testbed, stop_testbed  # noqa: E402
 
+from hwcloud_access.cloud import MQ_PAGE_SIZE, VPN_PAGE_SIZE  # noqa: E402
+
 OUT = ROOT / ".bench"
-VPN_PAGE, MQ_PAGE = 100, 50  # the clients' page sizes (cloud/vpn.py, cloud/rocketmq.py)
 LIST_OPS = ("list_users", "list_groups", "list_mq_users")
 
 
@@ -465,9 +466,9 @@ def settings_from_env() -> dict[str, Any]:
 def expected_sweep_pages(settings: dict[str, Any]) -> dict[str, int]:
     """Pages one idle sweep must read: users, groups (+ the server's default group), MQ."""
     return {
-        "list_users": max(1, math.ceil(settings["objects_vpn_users"] / VPN_PAGE)),
-        "list_groups": max(1, math.ceil((settings["groups"] + 1) / VPN_PAGE)),
-        "list_mq_users": max(1, math.ceil(settings["objects_mq_users"] / MQ_PAGE)),
+        "list_users": max(1, math.ceil(settings["objects_vpn_users"] / VPN_PAGE_SIZE)),
+        "list_groups": max(1, math.ceil((settings["groups"] + 1) / VPN_PAGE_SIZE)),
+        "list_mq_users": max(1, math.ceil(settings["objects_mq_users"] / MQ_PAGE_SIZE)),
     }
 
 

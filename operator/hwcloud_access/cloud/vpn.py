@@ -23,7 +23,10 @@ from .models import (
     VpnUserCreate,
 )
 
-MAX_PAGE = 100  # the API's maximum ``limit``
+# The API's maximum ``limit`` for user, group and group-member listings. The API reference
+# names no bound; the official SDK's request models do (huaweicloud-sdk-java-v3
+# ListVpnUsersRequest, ListVpnUserGroupsRequest, ListVpnUsersInGroupRequest: maximum 200).
+MAX_PAGE = 200
 _MAX_PAGES = 10_000
 
 
@@ -114,7 +117,9 @@ class VpnClient:
 
     # -- groups ----------------------------------------------------------------------
 
-    async def list_groups(self, server_id: str, *, page_size: int = 100) -> AsyncIterator[VpnGroup]:
+    async def list_groups(
+        self, server_id: str, *, page_size: int = MAX_PAGE
+    ) -> AsyncIterator[VpnGroup]:
         path = f"{self._base(server_id)}/groups"
         async for row in self._pages("vpn.list_groups", path, server_id, "user_groups", page_size):
             yield VpnGroup.model_validate(row)
@@ -160,7 +165,7 @@ class VpnClient:
             return
 
     async def list_group_users(
-        self, server_id: str, group_id: str, *, page_size: int = 100
+        self, server_id: str, group_id: str, *, page_size: int = MAX_PAGE
     ) -> AsyncIterator[VpnUser]:
         """Members of a group (the API gives only id, name, description for each)."""
         path = f"{self._base(server_id)}/groups/{segment(group_id, 'group id')}/users"
@@ -189,7 +194,9 @@ class VpnClient:
 
     # -- users -----------------------------------------------------------------------
 
-    async def list_users(self, server_id: str, *, page_size: int = 100) -> AsyncIterator[VpnUser]:
+    async def list_users(
+        self, server_id: str, *, page_size: int = MAX_PAGE
+    ) -> AsyncIterator[VpnUser]:
         path = f"{self._base(server_id)}/users"
         async for row in self._pages("vpn.list_users", path, server_id, "users", page_size):
             yield VpnUser.model_validate(row)
