@@ -54,7 +54,7 @@ def test_documented_defaults() -> None:
         "create_mq_user",
     ]
     assert (faults.error_rate, faults.latency, faults.busy_rate, faults.drop_rate) == (0, 0, 0, 0)
-    assert (faults.fail_next, faults.drop_next) == (0, 0)
+    assert (faults.fail_next, faults.drop_next, faults.deny_operations) == (0, 0, [])
 
 
 def test_partial_file_merges_over_defaults(tmp_path) -> None:
@@ -75,6 +75,7 @@ def test_partial_file_merges_over_defaults(tmp_path) -> None:
         ({"queue_capacity": 0}, "queue_capacity"),
         ({"faults": {"error_statuses": [418]}}, "not injectable"),
         ({"faults": {"drop_operations": ["create_usr"]}}, "unknown operation"),
+        ({"faults": {"deny_operations": ["issue_token"]}}, "undeniable operation(s) ['issue_"),
         ({"vpn_servers": [{"id": "x", "client_cidr": "10.0.0.1/8"}]}, "client_cidr"),
         ({"project_id": "nope"}, "project_id"),
     ],

@@ -1,5 +1,5 @@
-"""Fault injection (error rate, one-shot failures, latency, busy, throttling, dropped answers)
-and the call statistics."""
+"""Fault injection (error rate, one-shot failures, latency, busy, throttling, dropped answers,
+policy denials) and the call statistics."""
 
 from __future__ import annotations
 
@@ -13,8 +13,24 @@ from huaweicloudsdkcore.exceptions.exceptions import (
     ConnectionException,
     ServerResponseException,
 )
-from huaweicloudsdkrocketmq.v2 import CreateUserRequest, ListUserRequest, User
-from tests.contract.helpers import mq_client, sdk_error, signed, vpn_base, vpn_client, wait_for
+from huaweicloudsdkrocketmq.v2 import (
+    CreateUserRequest,
+    DeleteUserRequest,
+    ListUserRequest,
+    ShowUserRequest,
+    User,
+)
+from tests.contract.helpers import (
+    mq_client,
+    retry_busy,
+    sdk_error,
+    send,
+    signed,
+    unique,
+    vpn_base,
+    vpn_client,
+    wait_for,
+)
 from tests.contract.vpn_calls import Vpn
 from tests.support.emulator import EmulatorProcess
 
@@ -150,6 +166,72 @@ def test_drop_rate_only_for_listed_operations(faulty, vpn) -> None:
     faulty.set_faults(
         drop_operations=["create_user", "create_group", "batch_create_users", "create_mq_user"]
     )
+
+
+def _denial(principal: str, operation: str) -> str:
+    return (f"User: {principal} is not authorized to perform: {operation} "
+            "with an explicit deny in the identity policy.")
+
+
+def test_denied_delete_of_a_vpn_user_changes_nothing(faulty, vpn) -> None:
+    name = unique("denied")
+    user_id = retry_busy(lambda: vpn.create_user(name)).user.id
+    faulty.apply_now()
+    faulty.set_faults(deny_operations=["delete_user"])
+    for _ in range(2):  # every call, not a share of them
+        err = sdk_error(lambda: vpn.delete_user(user_id))
+        assert (err.status_code, err.error_code) == (403, "VPN.0003")
+    url, headers, body = signed(faulty, "DELETE", f"{vpn_base(faulty)}/users/{user_id}")
+    response = send(url, headers, body, "DELETE")
+    assert response.status_code == 403
+    assert response.json() == {
+        "code": "VPN.0003",
+        "message": "Authentication failed: " + _denial(faulty.config.access_key, "delete_user"),
+    }
+    assert vpn.show_user(user_id).name == name  # other operations are allowed
+    state = faulty.vpn_state()
+    assert [u["name"] for u in state["users"] if u["id"] == user_id] == [name]
+    assert not [p for p in state["pending"] if p["id"] == user_id], "a denied call changed nothing"
+    assert faulty.stats()["calls"]["delete_user"] == {"403": 3}
+    assert faulty.clear_faults()["deny_operations"] == []
+    assert vpn.delete_user(user_id).status_code == 204
+
+
+def test_denied_delete_of_an_mq_user_changes_nothing(faulty) -> None:
+    mq = mq_client(faulty)
+    instance = faulty.config.instance_id
+    ak = "denied_" + uuid.uuid4().hex[:8]
+    mq.create_user(CreateUserRequest(instance_id=instance,
+                                     body=User(access_key=ak, secret_key="Secret-Key-1")))
+    faulty.set_faults(deny_operations=["delete_mq_user", "update_mq_user"])
+    err = sdk_error(lambda: mq.delete_user(DeleteUserRequest(instance_id=instance, user_name=ak)))
+    assert (err.status_code, err.error_code) == (403, "DMS.00403003")
+    path = f"/v2/{faulty.config.project_id}/instances/{instance}/users/{ak}"
+    response = send(*signed(faulty, "DELETE", path), "DELETE")
+    assert response.status_code == 403
+    assert response.json() == {
+        "error_code": "DMS.00403003",
+        "error_msg": "This role does not have the permissions to perform this operation.",
+    }
+    shown = mq.show_user(ShowUserRequest(instance_id=instance, user_name=ak))
+    assert shown.access_key == ak
+    assert [u["access_key"] for u in faulty.mq_state()["users"]].count(ak) == 1
+    assert faulty.check_mq_secret(ak, "Secret-Key-1")
+    faulty.clear_faults()
+    mq.delete_user(DeleteUserRequest(instance_id=instance, user_name=ak))
+
+
+def test_deny_operations_refuses_unknown_and_undeniable_names(faulty) -> None:
+    for bad in ("delete_usr", "issue_token"):
+        response = httpx.put(faulty.url + "/_emulator/faults",
+                             json={"deny_operations": ["delete_user", bad]}, timeout=5)
+        assert response.status_code == 400
+        message = response.json()["error"]
+        assert f"faults.deny_operations: Value error, unknown or undeniable operation(s) " \
+               f"['{bad}']; choose from [" in message
+        choices = message.partition("choose from")[2]
+        assert "'delete_mq_user'" in choices and "'issue_token'" not in choices
+    assert faulty.faults()["deny_operations"] == []
 
 
 def test_faults_api_validates_and_merges(faulty) -> None:

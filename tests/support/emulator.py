@@ -224,18 +224,9 @@ class EmulatorProcess:
         return self._admin("PUT", "/faults", changes)
 
     def clear_faults(self) -> dict[str, Any]:
-        """No faults at all; statuses and drop operations back to the documented defaults."""
-        return self.set_faults(
-            error_rate=0.0,
-            error_statuses=[500, 503],
-            latency=0.0,
-            busy_rate=0.0,
-            drop_rate=0.0,
-            drop_operations=["create_user", "create_group", "batch_create_users", "create_mq_user"],
-            throttle_rate=0.0,
-            fail_next=0,
-            drop_next=0,
-        )
+        """The documented default faults: none at all (no denials either), and the default
+        statuses and drop operations."""
+        return self.set_faults(**DEFAULTS["faults"])
 
     def set_config(self, **changes: Any) -> dict[str, Any]:
         return self._admin("PUT", "/config", changes)

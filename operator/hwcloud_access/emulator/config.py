@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hwcloud_access.emulator.errors import INJECTABLE_STATUSES
-from hwcloud_access.emulator.operations import OPERATIONS
+from hwcloud_access.emulator.operations import OPERATIONS, POLICY_OPERATIONS
 
 DEFAULTS: dict[str, Any] = {
     "region": "cn-north-4",
@@ -54,6 +55,7 @@ DEFAULTS: dict[str, Any] = {
         "throttle_rate": 0.0,
         "fail_next": 0,
         "drop_next": 0,
+        "deny_operations": [],
     },
     "state_file": None,
 }
@@ -125,6 +127,7 @@ class Faults(_Strict):
     throttle_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     fail_next: int = Field(default=0, ge=0)
     drop_next: int = Field(default=0, ge=0)
+    deny_operations: list[str] = Field(default_factory=list)
 
     @field_validator("error_statuses")
     @classmethod
@@ -136,11 +139,20 @@ class Faults(_Strict):
 
     @field_validator("drop_operations")
     @classmethod
-    def _operations(cls, value: list[str]) -> list[str]:
-        bad = [op for op in value if op not in OPERATIONS]
-        if bad:
-            raise ValueError(f"unknown operation(s) {bad}; known: {sorted(OPERATIONS)}")
-        return value
+    def _droppable(cls, value: list[str]) -> list[str]:
+        return _only(value, OPERATIONS, "unknown operation(s)")
+
+    @field_validator("deny_operations")
+    @classmethod
+    def _deniable(cls, value: list[str]) -> list[str]:
+        return _only(value, POLICY_OPERATIONS, "unknown or undeniable operation(s)")
+
+
+def _only(value: list[str], allowed: Collection[str], problem: str) -> list[str]:
+    bad = [op for op in value if op not in allowed]
+    if bad:
+        raise ValueError(f"{problem} {bad}; choose from {sorted(allowed)}")
+    return value
 
 
 class EmulatorConfig(_Strict):

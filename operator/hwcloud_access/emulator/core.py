@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from hwcloud_access.emulator import clock
 from hwcloud_access.emulator.config import RUNTIME_KEYS, EmulatorConfig, Faults
-from hwcloud_access.emulator.errors import CloudError, injected_error
+from hwcloud_access.emulator.errors import DENIED_OF_SERVICE, CloudError, injected_error
 from hwcloud_access.emulator.operations import WRITE_OPERATIONS
 from hwcloud_access.emulator.state import MqInstanceState, VpnServerState
 from hwcloud_access.emulator.stats import Stats
@@ -75,6 +75,16 @@ class Emulator:
         return self.faults
 
     # --- faults
+    def check_policy(self, operation: str, service: str, identity: Identity) -> None:
+        """``deny_operations``: the caller's identity policy denies the call, every time,
+        before any change (the service's own 403, as an explicit Deny statement gives)."""
+        if operation in self.faults.deny_operations:
+            raise CloudError(
+                DENIED_OF_SERVICE[service],
+                f"User: {identity.principal} is not authorized to perform: {operation} "
+                "with an explicit deny in the identity policy.",
+            )
+
     def inject_request_faults(self, operation: str, service: str) -> None:
         """Before any change: throttling, one-shot failures and the random error rate."""
         f = self.faults

@@ -58,7 +58,7 @@ ERRORS: dict[str, ErrorSpec] = {
     # --- P2C VPN v5
     "VPN_INVALID": ErrorSpec(400, "VPN.0001", "Invalid request: {detail}", "vpn"),
     "VPN_SERVER_ERROR": ErrorSpec(500, "VPN.0002", "Internal server error.", "vpn"),
-    "VPN_FORBIDDEN": ErrorSpec(403, "VPN.0003", "Access denied: {detail}", "vpn"),
+    "VPN_FORBIDDEN": ErrorSpec(403, "VPN.0003", "Authentication failed: {detail}", "vpn"),
     "VPN_NOT_FOUND": ErrorSpec(404, "VPN.0004", "Resource not found: {detail}", "vpn"),
     "VPN_BUSY": ErrorSpec(400, "VPN.0030", "The system is busy, please try later.", "vpn"),
     # VPN.0031 (repeated operation) is part of the contract but never emitted by the emulator.
@@ -75,6 +75,12 @@ ERRORS: dict[str, ErrorSpec] = {
         400, "DMS.00400926", "ACL is not enabled for this instance.", "dms"
     ),
     "DMS_USER_EXISTS": ErrorSpec(400, "DMS.00400973", "The user already exists: {detail}", "dms"),
+    "DMS_FORBIDDEN": ErrorSpec(
+        403,
+        "DMS.00403003",
+        "This role does not have the permissions to perform this operation.",
+        "dms",
+    ),
     "DMS_INSTANCE_NOT_FOUND": ErrorSpec(404, "DMS.00404022", "The instance does not exist.", "dms"),
     "DMS_USER_NOT_FOUND": ErrorSpec(
         400, "DMS.00500972", "The user does not exist: {detail}", "dms"
@@ -91,6 +97,11 @@ SERVER_ERROR_OF_SERVICE = {
     VPN: "VPN_SERVER_ERROR",
     DMS: "DMS_SERVER_ERROR",
     IAM: "IAM_SERVER_ERROR",
+}
+# The error a service answers when an IAM policy denies the call (``faults.deny_operations``).
+DENIED_OF_SERVICE = {
+    VPN: "VPN_FORBIDDEN",
+    DMS: "DMS_FORBIDDEN",
 }
 GATEWAY_ERROR_OF_STATUS = {
     429: "THROTTLED",

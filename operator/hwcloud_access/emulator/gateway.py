@@ -7,8 +7,9 @@ Order for every non-admin request:
    (IAM token issue authenticates itself from its body);
 4. project check: the ``{project_id}`` in the path (and ``X-Project-Id`` if sent) must be
    the emulator's project, and a token's scope must be that project;
-5. request faults (``throttle_rate``, ``fail_next``, ``error_rate``);
-6. the service handler, which may raise ``CloudError`` or, after accepting a change,
+5. policy check: an operation in ``deny_operations`` gets the service's 403;
+6. request faults (``throttle_rate``, ``fail_next``, ``error_rate``);
+7. the service handler, which may raise ``CloudError`` or, after accepting a change,
    ``DropConnection``.
 Each call is counted in the stats under its operation name and status.
 """
@@ -111,6 +112,7 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
         if operation != "issue_token":
             identity = authenticate(emu, request, body)
             check_project(emu, request, identity)
+            emu.check_policy(operation, service, identity)
             request["identity"] = identity
         emu.inject_request_faults(operation, service)
         response = await handler(request)

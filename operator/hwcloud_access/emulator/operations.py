@@ -1,7 +1,7 @@
 """Names of the emulated operations and the service each belongs to.
 
-The names key the call statistics (``GET /_emulator/stats``) and the fault setting
-``drop_operations``; the router registers each route under one of them.
+The names key the call statistics (``GET /_emulator/stats``) and the fault settings
+``drop_operations`` and ``deny_operations``; the router registers each route under one of them.
 """
 
 from __future__ import annotations
@@ -63,6 +63,10 @@ WRITE_OPERATIONS = frozenset(
         "delete_mq_user",
     }
 )
+
+# Calls an IAM policy can deny: every VPN and DMS call (token issue authenticates the caller
+# and is not subject to policies).
+POLICY_OPERATIONS = frozenset(op for op, service in OPERATIONS.items() if service != IAM)
 
 UNKNOWN = "unknown"  # a request that matched no route
 
