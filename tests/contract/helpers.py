@@ -12,6 +12,7 @@ import httpx
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkcore.http.http_config import HttpConfig
+from huaweicloudsdkcore.http.http_handler import HttpHandler
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 from huaweicloudsdkrocketmq.v2 import RocketMQClient
@@ -32,22 +33,26 @@ def credentials(emu: EmulatorProcess, sk: str | None = None) -> BasicCredentials
     return BasicCredentials(c.access_key, sk or c.secret_key, c.project_id)
 
 
-def vpn_client(emu: EmulatorProcess, sk: str | None = None) -> VpnClient:
+def vpn_client(
+    emu: EmulatorProcess, sk: str | None = None, *, http_handler: HttpHandler | None = None
+) -> VpnClient:
     return (
         VpnClient.new_builder()
         .with_credentials(credentials(emu, sk))
         .with_endpoints([emu.url])
         .with_http_config(_http_config())
+        .with_http_handler(http_handler)
         .build()
     )
 
 
-def mq_client(emu: EmulatorProcess) -> RocketMQClient:
+def mq_client(emu: EmulatorProcess, *, http_handler: HttpHandler | None = None) -> RocketMQClient:
     return (
         RocketMQClient.new_builder()
         .with_credentials(credentials(emu))
         .with_endpoints([emu.url])
         .with_http_config(_http_config())
+        .with_http_handler(http_handler)
         .build()
     )
 
