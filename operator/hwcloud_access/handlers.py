@@ -16,9 +16,8 @@ from .api.account import HuaweiCloudAccountSpec
 from .reconcile.accounts import account_config
 from .reconcile.adapters import ADAPTERS
 from .reconcile.conditions import conditions_for
-from .reconcile.drift import resync_interval
 from .reconcile.outcome import Next, Outcome, Reason, ReconcileProblem
-from .reconcile.resource import RECONCILE_REQUEST_ANNOTATION, RESYNC_ANNOTATION, Resource
+from .reconcile.resource import RECONCILE_REQUEST_ANNOTATION, Resource
 from .runtime import KINDS, KOPF_CONNECTIONS_ENV, Runtime, build_runtime, settings_from_env
 
 KOPF_PREFIX = f"kopf.{GROUP}"
@@ -106,7 +105,7 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) ->
     key = resource.key
     if outcome.ready and outcome.cloud_object is not None:
         rt.drift.track(key, outcome.view, adapter.cloud_id, outcome.cloud_object,
-                       resync_interval(resource.annotations.get(RESYNC_ANNOTATION)))
+                       outcome.resync_interval)
     if resource.kind is VPN_USER_GROUP:
         status = {**resource.status, **outcome.status,
                   "conditions": conditions_for(outcome, None, resource.generation)}
@@ -116,18 +115,23 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) ->
 
 
 async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+    """kopf releases the finalizer when this returns: only once the engine says the cloud
+    object is gone or let be; every other outcome is tried again (never PermanentError)."""
     rt = runtime()
     resource = _resource(body)
     key = resource.key
     rt.drift.untrack(key)
     outcome = await rt.engine.delete(ADAPTERS[resource.kind.kind], resource, attempt=retry)
-    if outcome.next is Next.DONE:
-        rt.engine.release(key)
-        rt.engine.admission.forget(key)
-        rt.secret_refs.untrack(key)
-        metrics.set_ready(*key, None)
-        if resource.kind is VPN_USER_GROUP:
-            await rt.dependencies.group_changed((key[1], key[2]), None, None)
+    if not outcome.released:  # kopf would release the finalizer after a PermanentError
+        outcome.next, outcome.delay = Next.REQUEUE, outcome.delay or 1.0
+        _finish(resource, patch, outcome)  # raises kopf.TemporaryError
+        return
+    rt.engine.release(key)
+    rt.engine.admission.forget(key)
+    rt.secret_refs.untrack(key)
+    metrics.set_ready(*key, None)
+    if resource.kind is VPN_USER_GROUP:
+        await rt.dependencies.group_changed((key[1], key[2]), None, None)
     _finish(resource, patch, outcome)
 
 

@@ -50,7 +50,11 @@ def body(**fields):
         (502, b"<html>bad gateway</html>", e.ServerError, True, False),
         (503, body(code="X.1", message="x"), e.ServerError, True, False),
         (403, b"forbidden", e.AccessDeniedError, False, False),
-        (404, b"", e.NotFoundError, False, False),
+        # a 404 without the service's not-found code is no proof of absence
+        (404, b"", e.InvalidRequestError, False, False),
+        (404, b"<html>Not Found</html>", e.InvalidRequestError, False, False),
+        (400, body(code="VPN.0001", message="the new password must differ from the last 5 "
+                   "passwords"), e.PasswordReusedError, False, False),
         (409, body(code="X", message="conflict"), e.ConflictError, False, False),
         (418, b"teapot", e.InvalidRequestError, False, False),
         (400, body(code="VPN.0001", message="The user name already exists."),

@@ -29,7 +29,7 @@ def cloud() -> dict[str, Item]:
     return {i: Item(id=i, name=f"n{i}") for i in ("a", "b", "c")}
 
 
-def setup(cloud: dict[str, Item], clock: Clock, interval: float = 300.0):
+def setup(cloud: dict[str, Item], clock: Clock, interval: float = 300.0, page_size: int = 100):
     listings: list[float] = []
     woken: list[tuple[tuple[str, str, str], str]] = []
 
@@ -41,8 +41,8 @@ def setup(cloud: dict[str, Item], clock: Clock, interval: float = 300.0):
     async def wake(key, why) -> None:
         woken.append((key, why))
 
-    view = CollectionView(lister, page_size=100, id_of=lambda i: i.id, name_of=lambda i: i.name,
-                          clock=clock)
+    view = CollectionView(lister, page_size=page_size, id_of=lambda i: i.id,
+                          name_of=lambda i: i.name, clock=clock)
     sweeper = DriftSweeper(wake, interval=interval, clock=clock)
     return view, sweeper, listings, woken
 
@@ -75,19 +75,34 @@ async def test_the_shortest_resync_interval_of_a_listing_wins(cloud) -> None:
     clock = Clock()
     view, sweeper, listings, _ = setup(cloud, clock)
     sweeper.track(key("a"), view, lambda o: o.id, cloud["a"])
-    sweeper.track(key("b"), view, lambda o: o.id, cloud["b"], resync_interval("10s"))
-    clock.now = 11.0
+    sweeper.track(key("b"), view, lambda o: o.id, cloud["b"], resync_interval("40s"))
+    clock.now = 41.0
     await sweeper.sweep_due()
-    assert listings == [11.0]
+    assert listings == [41.0]
     sweeper.untrack(key("b"))
-    clock.now = 30.0
+    clock.now = 90.0
     await sweeper.sweep_due()
-    assert listings == [11.0]  # back to the operator's period (300 s)
+    assert listings == [41.0]  # back to the operator's period (300 s)
+
+
+async def test_one_object_cannot_make_a_long_listing_sweep_faster_than_its_floor() -> None:
+    clock = Clock()
+    cloud = {str(i): Item(id=str(i), name=f"n{i}") for i in range(40)}
+    view, sweeper, listings, _ = setup(cloud, clock, page_size=2)  # 20 pages: 100 s floor
+    await view.snapshot(newer_than=0.0)
+    sweeper.track(key("0"), view, lambda o: o.id, cloud["0"], resync_interval("30"))
+    for clock.now in (31.0, 99.0):
+        await sweeper.sweep_due()
+    assert listings == [0.0]
+    clock.now = 101.0
+    await sweeper.sweep_due()
+    assert listings == [0.0, 101.0]
 
 
 def test_resync_interval_annotation() -> None:
     assert resync_interval("60") == 60.0
     assert resync_interval("90s") == 90.0
-    assert resync_interval("1") == 5.0  # at least 5 s
-    assert resync_interval("soon") is None
     assert resync_interval(None) is None
+    for bad in ("5", "29s", "-5", "nan", "inf", "abc", "", "1e400"):
+        with pytest.raises(ValueError, match="at least 30"):
+            resync_interval(bad)

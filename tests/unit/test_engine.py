@@ -11,11 +11,15 @@ from pydantic import BaseModel
 
 from hwcloud_access.api import VPN_USER_GROUP
 from hwcloud_access.cloud import (
+    AccessDeniedError,
     AlreadyExistsError,
     AuthError,
     BusyError,
+    CloudError,
     InvalidRequestError,
     NotFoundError,
+    PasswordReusedError,
+    TransportError,
 )
 from hwcloud_access.reconcile.admission import Admission
 from hwcloud_access.reconcile.credentials import Fingerprinter
@@ -48,7 +52,10 @@ class FakeCloud:
         self.calls: list[tuple[str, Any]] = []
         self.tokens: dict[str, str] = {}
         self.fail: Exception | None = None
+        self.fail_on: dict[str, Exception] = {}  # one operation's next answer
         self.pages_listed = 0
+        self.secret: str | None = None  # the credentials the spec asks for, if any
+        self.secret_in_effect: str | None = None
 
     def apply(self) -> None:
         for key, item in self.pending.items():
@@ -62,9 +69,12 @@ class FakeCloud:
         self.calls.append((op, arg))
         if self.fail is not None:
             raise self.fail
+        if op in self.fail_on:
+            raise self.fail_on.pop(op)
 
     def ops(self) -> list[str]:
-        return [op for op, _ in self.calls]
+        """The cloud calls made (intents written to status left out)."""
+        return [op for op, _ in self.calls if op != "intent"]
 
 
 class FakeAdapter(Adapter[Desired, Item]):
@@ -126,6 +136,31 @@ class FakeAdapter(Adapter[Desired, Item]):
     def read_back(self, observed: Item) -> dict[str, Any]:
         return {"type": "Custom"}
 
+    def credentials_fingerprint(self, ctx: Context, desired: Desired) -> str | None:
+        secret = self.cloud.secret
+        return None if secret is None else ctx.fingerprint(ctx.resource.uid, secret)
+
+    async def apply_credentials(self, ctx: Context, desired: Desired, observed: Item) -> None:
+        self.cloud.calls.append(("reset", observed.id))
+        if self.cloud.secret == self.cloud.secret_in_effect:
+            raise PasswordReusedError("the new password must differ from the last 5 passwords",
+                                      status=400, code="VPN.0001")
+        self.cloud.secret_in_effect = self.cloud.secret
+        if "reset" in self.cloud.fail_on:  # applied, but the answer is lost
+            raise self.cloud.fail_on.pop("reset")
+
+
+class FakeKube:
+    """Records the status written ahead of a pass's end (intents)."""
+
+    def __init__(self, cloud: FakeCloud) -> None:
+        self.cloud = cloud
+        self.patches: list[dict[str, Any]] = []
+
+    async def patch_status(self, kind, namespace, name, status) -> None:
+        self.patches.append(status)
+        self.cloud.calls.append(("intent", status["pendingChange"]["action"]))
+
 
 class FakeAccounts:
     async def session(self, name: str | None) -> object:
@@ -141,17 +176,18 @@ async def no_wake(key, why) -> None:
     pass
 
 
-def make_engine(settings: EngineSettings) -> Engine:
-    return Engine(accounts=FakeAccounts(), kube=None, views=Views(),  # type: ignore[arg-type]
-                  fingerprint=Fingerprinter(b"k" * 32), dependencies=Dependencies(None),  # type: ignore[arg-type]
+def make_engine(settings: EngineSettings, cloud: FakeCloud, key: bytes = b"k" * 32) -> Engine:
+    return Engine(accounts=FakeAccounts(), kube=FakeKube(cloud), views=Views(),  # type: ignore[arg-type]
+                  fingerprint=Fingerprinter(key), dependencies=Dependencies(None),  # type: ignore[arg-type]
                   secret_refs=SecretRefs(), admission=Admission(no_wake), settings=settings)
 
 
+FRESH = EngineSettings(snapshot_max_age=0.0, snapshot_age_per_page=0.0, poll_max_age=0.0)
+
+
 @pytest.fixture
-def engine() -> Engine:
-    # every pass lists afresh
-    return make_engine(EngineSettings(snapshot_max_age=0.0, snapshot_age_per_page=0.0,
-                                      poll_max_age=0.0))
+def engine(cloud) -> Engine:
+    return make_engine(FRESH, cloud)  # every pass lists afresh
 
 
 def resource(status: dict | None = None, generation: int = 1, uid: str = "uid-1",
@@ -181,7 +217,7 @@ async def test_create_then_wait_until_applied(engine, cloud) -> None:
     res = resource()
     first = await engine.reconcile(adapter, res)
     assert (first.ready, first.reason, first.next) == (False, Reason.APPLYING, Next.REQUEUE)
-    assert cloud.calls == [("create", client_token("uid-1"))]
+    assert cloud.calls == [("intent", "create"), ("create", client_token("uid-1"))]
     assert first.status["pendingChange"]["action"] == "create"
     assert [e.reason for e in first.events] == ["Created"]
 
@@ -229,7 +265,7 @@ async def test_lost_status_repeats_create_with_the_same_token(engine, cloud) -> 
     await engine.reconcile(adapter, resource())
     again = await engine.reconcile(adapter, resource())  # status never written (crash)
     assert cloud.ops() == ["create", "create"]
-    assert cloud.calls[0][1] == cloud.calls[1][1]
+    assert cloud.calls[1][1] == cloud.calls[3][1]
     assert len(cloud.pending) == 1 and again.reason is Reason.APPLYING
 
 
@@ -343,14 +379,15 @@ async def test_delete_waits_until_gone_and_orphan_keeps_it(engine, cloud) -> Non
     assert cloud.ops() == ["delete"] and second.next is Next.REQUEUE
     cloud.apply()
     done = await engine.delete(adapter, evolve(res, second))
-    assert done.next is Next.DONE and [e.reason for e in done.events] == ["Deleted"]
+    assert done.released and [e.reason for e in done.events] == ["Deleted"]
+    assert not first.released and not second.released
     assert cloud.calls[-1] == ("get", "a")  # absence confirmed by the object itself
 
     cloud.visible["b"] = Item(id="b", name="o", description="d")
     calls_before = len(cloud.calls)
     orphan = await engine.delete(adapter, resource(meta_name="o", uid="u3", status={"id": "b"},
                                                    deletionPolicy="Orphan"))
-    assert orphan.next is Next.DONE and "b" in cloud.visible
+    assert orphan.released and "b" in cloud.visible
     assert len(cloud.calls) == calls_before  # Orphan: no cloud call at all
 
 
@@ -380,7 +417,7 @@ async def test_two_resources_cannot_manage_one_cloud_object(engine, cloud) -> No
     assert second.reason is Reason.INVALID_SPEC and "already manages" in second.message
     released = await engine.delete(adapter, resource(meta_name="second", uid="u2",
                                                      name="shared"))
-    assert released.next is Next.DONE and "delete" not in cloud.ops()
+    assert released.released and "delete" not in cloud.ops()
 
 
 
@@ -404,7 +441,7 @@ async def test_absent_from_a_stale_listing_is_not_drift(engine, cloud) -> None:
 
 
 async def test_a_long_listing_is_shared_longer_by_first_looks(cloud) -> None:
-    engine = make_engine(EngineSettings(snapshot_max_age=0.0, snapshot_age_per_page=60.0))
+    engine = make_engine(EngineSettings(snapshot_max_age=0.0, snapshot_age_per_page=60.0), cloud)
     adapter = FakeAdapter(cloud, page_size=1)
     for n in range(3):
         cloud.visible[f"id-{n}"] = Item(id=f"id-{n}", name=f"other-{n}", description="")
@@ -413,3 +450,119 @@ async def test_a_long_listing_is_shared_longer_by_first_looks(cloud) -> None:
     await engine.reconcile(adapter, resource(meta_name="two", uid="u2", name="two"))
     assert cloud.pages_listed == 3  # 3 pages: reused for up to 180 s
     assert cloud.ops() == ["create", "create"]
+
+
+# -- never lose track ------------------------------------------------------------------------
+async def test_the_create_intent_is_written_before_the_create(engine, cloud) -> None:
+    first = await engine.reconcile(FakeAdapter(cloud), resource())
+    token = client_token("uid-1")
+    assert cloud.calls == [("intent", "create"), ("create", token)]
+    assert engine.kube.patches[0]["pendingChange"]["clientToken"] == token
+    assert first.status["pendingChange"]["clientToken"] == token
+
+
+@pytest.mark.parametrize("refusal", [
+    AccessDeniedError("denied by policy", status=403, code="VPN.0003"),
+    InvalidRequestError("Not Found", status=404),  # a 404 without the service's code
+    CloudError("who knows", status=400, code="VPN.9999"),
+])
+async def test_a_refused_delete_keeps_the_resource_and_is_tried_again(engine, cloud,
+                                                                    refusal) -> None:
+    adapter = FakeAdapter(cloud)
+    cloud.visible["a"] = Item(id="a", name="g", description="d")
+    res = resource(status={"id": "a"})
+    cloud.fail_on["delete"] = refusal
+    blocked = await engine.delete(adapter, res)
+    assert (blocked.released, blocked.reason, blocked.next) == (
+        False, Reason.DELETE_BLOCKED, Next.REQUEUE)
+    assert str(refusal) in blocked.message and blocked.delay > 0
+    accepted = await engine.delete(adapter, res, attempt=1)  # the denial is lifted
+    cloud.apply()
+    done = await engine.delete(adapter, evolve(res, accepted))
+    assert done.released and cloud.visible == {}
+
+
+async def test_deleted_while_its_create_answer_was_lost(engine, cloud) -> None:
+    adapter = FakeAdapter(cloud)
+    res = resource()
+    cloud.fail_on["create"] = TransportError("no answer")
+    lost = await engine.reconcile(adapter, res)  # the create was sent; no id known
+    assert lost.reason is Reason.CLOUD_BUSY and "id" not in lost.status
+    res = Resource(VPN_USER_GROUP, {**res.body, "status": {
+        "pendingChange": engine.kube.patches[-1]["pendingChange"]}})
+    # the first create never reached the cloud; the second (same token) does, and shows late
+    resolving = await engine.delete(adapter, res)
+    assert not resolving.released and resolving.status["id"] in cloud.pending
+    made = resolving.status["id"]
+    assert cloud.calls[-1] == ("create", client_token("uid-1"))
+    res = evolve(res, resolving)
+    waiting = await engine.delete(adapter, res)
+    assert not waiting.released and "delete" not in cloud.ops()
+    cloud.apply()
+    deleting = await engine.delete(adapter, evolve(res, waiting))
+    assert ("delete", made) in cloud.calls
+    cloud.apply()
+    done = await engine.delete(adapter, evolve(res, deleting))
+    assert done.released and cloud.visible == {} and cloud.pending == {}
+
+
+async def ready_with_secret(engine, cloud, adapter) -> Resource:
+    cloud.secret = cloud.secret_in_effect = "first-Secret-1"
+    res = resource()
+    res = evolve(res, await engine.reconcile(adapter, res))
+    cloud.apply()
+    ready = await engine.reconcile(adapter, res)
+    assert ready.ready
+    return evolve(res, ready)
+
+
+async def test_a_reset_whose_answer_was_lost_is_resolved(engine, cloud) -> None:
+    adapter = FakeAdapter(cloud)
+    res = await ready_with_secret(engine, cloud, adapter)
+    cloud.secret = "second-Secret-2"
+    cloud.fail_on["reset"] = TransportError("no answer")
+    lost = await engine.reconcile(adapter, res)
+    assert lost.reason is Reason.CLOUD_BUSY and cloud.secret_in_effect == "second-Secret-2"
+    intent = engine.kube.patches[-1]["pendingChange"]
+    assert intent["action"] == "credentials"
+    res = Resource(VPN_USER_GROUP, {**res.body, "status": {**res.status, "pendingChange": intent}})
+    resolved = await engine.reconcile(adapter, res)  # refused as "recent": ours took effect
+    assert resolved.ready and resolved.status["pendingChange"] is None
+    assert resolved.status["credentialsFingerprint"] == intent["fingerprint"]
+
+
+async def test_a_recent_password_from_the_user_is_refused_clearly(engine, cloud) -> None:
+    adapter = FakeAdapter(cloud)
+    res = await ready_with_secret(engine, cloud, adapter)
+    cloud.secret, cloud.secret_in_effect = "second-Secret-2", "second-Secret-2"  # reused
+    refused = await engine.reconcile(adapter, res)
+    assert refused.reason is Reason.INVALID_SPEC and "last 5" in refused.message
+    assert refused.status["pendingChange"] is None and refused.next is Next.REQUEUE
+    assert refused.status.get("credentialsFingerprint") != engine.fingerprint(
+        "uid-1", "second-Secret-2")
+
+
+async def test_a_new_fingerprint_key_resets_nothing(cloud) -> None:
+    adapter = FakeAdapter(cloud)
+    old = make_engine(FRESH, cloud)
+    res = await ready_with_secret(old, cloud, adapter)
+    new = make_engine(FRESH, cloud, key=b"n" * 32)  # its Secret was deleted and made again
+    renewed = await new.reconcile(adapter, res)
+    assert renewed.ready and "reset" not in cloud.ops()
+    assert renewed.status["credentialsFingerprint"] == new.fingerprint("uid-1", cloud.secret)
+    cloud.secret = "second-Secret-2"  # a real rotation under the new key still resets
+    rotated = await new.reconcile(adapter, evolve(res, renewed))
+    assert rotated.ready and cloud.ops()[-1] == "reset"
+
+
+@pytest.mark.parametrize("value", ["5", "-5", "nan", "abc"])
+async def test_a_bad_resync_interval_is_reported_and_ignored(engine, cloud, value) -> None:
+    adapter = FakeAdapter(cloud)
+    res = resource(annotations={"access.hwcloud.dev/resync-interval": value})
+    outcome = await engine.reconcile(adapter, res)
+    assert not outcome.synced and outcome.synced_reason is Reason.INVALID_SPEC
+    assert value in outcome.synced_message and outcome.resync_interval is None
+    assert outcome.reason is Reason.APPLYING  # the object itself is reconciled as usual
+    good = await engine.reconcile(adapter, resource(
+        annotations={"access.hwcloud.dev/resync-interval": "600s"}))
+    assert good.synced and good.resync_interval == 600.0

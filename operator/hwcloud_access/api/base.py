@@ -98,10 +98,19 @@ class Condition(ApiModel):
 
 
 class PendingChange(ApiModel):
+    """Written before the cloud call it announces (create, credentials) or right after it
+    was accepted (update, delete): after a crash or a lost answer the operator resolves it
+    from here instead of guessing."""
+
     action: Literal["create", "update", "delete", "credentials"] = Field(
         description="What the operator asked the cloud to do.")
-    since: str = Field(description="When it was accepted (RFC 3339).")
+    since: str = Field(description="When it was sent or accepted (RFC 3339).")
     generation: int | None = Field(default=None, description="metadata.generation it was for.")
+    client_token: str | None = Field(
+        default=None, description="create: the X-Client-Token the create was sent with; the "
+        "object the cloud made with it is this resource's own.")
+    fingerprint: str | None = Field(
+        default=None, description="credentials: keyed hash of the credentials being set.")
 
 
 class ManagedStatus(ApiModel):
@@ -114,7 +123,7 @@ class ManagedStatus(ApiModel):
     id: str | None = Field(default=None, description="ID of the object in Huawei Cloud.")
     pending_change: PendingChange | None = Field(
         default=None,
-        description="A change the cloud accepted and is still applying (asynchronous).",
+        description="A change sent to the cloud and not yet seen applied (asynchronous).",
     )
     last_handled_reconcile_at: str | None = Field(
         default=None,

@@ -86,6 +86,11 @@ class ConflictError(InvalidRequestError):
 AlreadyExistsError = ConflictError
 
 
+class PasswordReusedError(InvalidRequestError):
+    """The new password is one of the user's recent ones (VPN keeps the last 5). Terminal,
+    except right after our own reset whose answer was lost: then it is what took effect."""
+
+
 class QuotaExceededError(CloudError):
     """A quota is used up. Terminal until someone raises it."""
 
@@ -166,7 +171,10 @@ STATUS_RULES: dict[int, Rule] = {
     400: Rule(InvalidRequestError, False, meaning="bad request"),
     401: Rule(AuthError, False, meaning="unauthenticated"),
     403: Rule(AccessDeniedError, False, meaning="forbidden"),
-    404: Rule(NotFoundError, False, meaning="not found"),
+    # A 404 without the service's own not-found code (VPN.0004, DMS.00500972) comes from
+    # something else on the way (a wrong endpoint path, a proxy): never proof of absence.
+    404: Rule(InvalidRequestError, False, meaning="not found, without the service's "
+              "not-found code (a wrong endpoint or a proxy?)"),
     409: Rule(ConflictError, False, meaning="conflict"),
     429: Rule(ThrottledError, True, congestion=True, meaning="throttled"),
 }
@@ -174,6 +182,7 @@ SERVER_ERROR_RULE = Rule(ServerError, True, meaning="server error")
 CLIENT_ERROR_RULE = Rule(InvalidRequestError, False, meaning="client error")
 
 _CONFLICT = re.compile(r"already\s+(?:exist|in use|been used|taken)|duplicat|name\s+exists", re.I)
+_REUSED = re.compile(r"last \d+ passwords|recently used|used recently|password history", re.I)
 _QUOTA = re.compile(r"quota|exceeds? the (?:maximum|limit)|limit exceeded", re.I)
 
 
@@ -276,6 +285,8 @@ def classify(
 
 def _refine(cls: type[CloudError], code: str | None, message: str) -> type[CloudError]:
     if cls is InvalidRequestError:
+        if _REUSED.search(message):
+            return PasswordReusedError
         if _CONFLICT.search(message):
             return ConflictError
         if _QUOTA.search(message):

@@ -54,7 +54,7 @@ class RocketMqClient:
                 return
 
     async def get_user(self, instance_id: str, access_key: str) -> MqUser:
-        """NotFoundError when the user does not exist (DMS.00500972 or 404)."""
+        """NotFoundError when the user does not exist (DMS.00500972)."""
         data = await self._json("rocketmq.get_user", "GET",
                                 self._user_path(instance_id, access_key), instance_id)
         if "user" in data and isinstance(data["user"], dict):

@@ -30,7 +30,7 @@ def _condition(old: list[dict[str, Any]], type_: str, ok: bool, reason: str, mes
 def conditions_for(outcome: Outcome, old: list[dict[str, Any]] | None,
                    generation: int | None) -> list[dict[str, Any]]:
     old = old or []
-    synced_message = "" if outcome.synced else outcome.message
+    synced_message = outcome.synced_message or ("" if outcome.synced else outcome.message)
     return [
         _condition(old, "Ready", outcome.ready, outcome.reason.value, outcome.message, generation),
         _condition(old, "Synced", outcome.synced, outcome.synced_reason.value, synced_message,

@@ -2,7 +2,9 @@
 and fingerprinting them so that a rotation can be detected without storing the secret.
 
 A fingerprint is HMAC-SHA256 under the operator's own key (kept in a Secret): without that
-key it tells nothing about the secret, so it may live in the resource's status.
+key it tells nothing about the secret, so it may live in the resource's status. It starts
+with the key's id, so that a new key (its Secret deleted and made again) is told apart from
+a new secret: a fingerprint made under another key is renewed, never read as a rotation.
 """
 
 from __future__ import annotations
@@ -62,10 +64,16 @@ class Fingerprinter:
         if len(key) < 16:
             raise ValueError("the fingerprint key must have at least 16 bytes")
         self._key = key
+        self.key_id = hmac.new(key, b"key-id", hashlib.sha256).hexdigest()[:8]
 
     def __call__(self, owner_uid: str, value: str) -> str:
         message = f"{owner_uid}\0{value}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
+        return f"{self.key_id}:{hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]}"
+
+    def made_with_this_key(self, fingerprint: str) -> bool:
+        """False for a fingerprint made under another key (or by a version without key ids):
+        comparing it with a new one says nothing about the secret."""
+        return fingerprint.startswith(f"{self.key_id}:")
 
     def __repr__(self) -> str:
         return "Fingerprinter(<key hidden>)"

@@ -15,23 +15,37 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api import GROUP
 from .views import CollectionView
+
+RESYNC_ANNOTATION = f"{GROUP}/resync-interval"
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str, str]  # kind, namespace, name
 Wake = Callable[[Key, str], Awaitable[None]]
 
 
-MIN_INTERVAL = 5.0  # seconds: a shorter resync-interval annotation would list nonstop
+MIN_INTERVAL = 30.0  # seconds: the shortest resync-interval annotation taken
+# A listing is swept at most once per this many seconds per page of it, whatever its
+# members ask: one object must not make a listing shared by thousands sweep nonstop.
+SECONDS_PER_PAGE = 5.0
 
 
 def resync_interval(annotation: str | None) -> float | None:
-    """The `resync-interval` annotation in seconds ("60" or "60s"); None when absent or
-    not a number (the operator's period applies)."""
-    try:
-        return max(MIN_INTERVAL, float(annotation.rstrip("s"))) if annotation else None
-    except ValueError:
+    """The `resync-interval` annotation in seconds ("60" or "60s"); None when absent.
+    ValueError, with a message for the resource's Synced condition, when it is not a number
+    of seconds of at least MIN_INTERVAL."""
+    if annotation is None:
         return None
+    try:
+        seconds = float(annotation.strip().removesuffix("s"))
+    except ValueError:
+        seconds = float("nan")
+    if not MIN_INTERVAL <= seconds < float("inf"):  # also refuses nan
+        raise ValueError(f"annotation {RESYNC_ANNOTATION}={annotation!r} is not a number of "
+                         f"seconds of at least {MIN_INTERVAL:.0f} (e.g. \"600\" or \"600s\"); "
+                         "the operator's resync interval applies")
+    return seconds
 
 
 def digest(cloud_object: Any) -> str:
@@ -54,7 +68,12 @@ class _Listing:
     members: dict[Key, _Member] = field(default_factory=dict)
 
     def interval(self, default: float) -> float:
-        return min((m.interval for m in self.members.values()), default=default)
+        """The shortest period a member asks for, no shorter than the listing's floor; the
+        operator's own period is taken as configured."""
+        asked = min((m.interval for m in self.members.values()), default=default)
+        if asked >= default:
+            return default
+        return max(asked, SECONDS_PER_PAGE * self.view.pages)
 
 
 class DriftSweeper:

@@ -22,6 +22,7 @@ from ..cloud import (
     InstanceNotFoundError,
     InvalidRequestError,
     NotFoundError,
+    PasswordReusedError,
     QuotaExceededError,
 )
 from .accounts import Accounts
@@ -29,6 +30,7 @@ from .admission import Admission
 from .conditions import is_ready, now_rfc3339
 from .credentials import Fingerprinter
 from .dependencies import Dependencies
+from .drift import RESYNC_ANNOTATION, resync_interval
 from .kube import Kube
 from .outcome import Event, InvalidInput, Next, Outcome, Reason, ReconcileProblem
 from .resource import PAUSED_ANNOTATION, Adapter, Context, Resource, parse_time
@@ -51,6 +53,10 @@ class EngineSettings:
     busy_base_delay: float = 1.0
     busy_max_delay: float = 60.0
     auth_retry_delay: float = 120.0
+    # A deletion the cloud refuses (or cannot be resolved yet) is tried again, ever more
+    # slowly: the finalizer stays until the cloud confirms the object gone.
+    blocked_base_delay: float = 5.0
+    blocked_max_delay: float = 300.0
 
 
 def client_token(uid: str, lost_id: str | None = None) -> str:
@@ -63,10 +69,9 @@ def poll_delay(attempt: int) -> float:
     return POLL_DELAYS[min(attempt, len(POLL_DELAYS) - 1)]
 
 
-def backoff(attempt: int, settings: EngineSettings) -> float:
+def backoff(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with full jitter."""
-    cap = min(settings.busy_max_delay, settings.busy_base_delay * 2 ** min(attempt, 16))
-    return random.uniform(settings.busy_base_delay / 2, cap)
+    return random.uniform(base / 2, min(cap, base * 2 ** min(attempt, 16)))
 
 
 def _age(since: str | None) -> float | None:
@@ -114,6 +119,12 @@ class Engine:
                        self.dependencies, self.secret_refs)
 
     # -- helpers -------------------------------------------------------------------------
+    @staticmethod
+    def _intent(ctx: Context, action: str) -> dict[str, Any] | None:
+        """The pending change of this action in status, however old."""
+        pending = ctx.resource.status.get("pendingChange")
+        return pending if pending and pending.get("action") == action else None
+
     def _pending(self, ctx: Context, action: str | None = None) -> dict[str, Any] | None:
         """The pending change in status if it is recent enough to still be applying."""
         pending = ctx.resource.status.get("pendingChange")
@@ -124,8 +135,18 @@ class Engine:
             return None
         return pending
 
-    def _mark(self, ctx: Context, action: str) -> dict[str, Any]:
-        return {"action": action, "since": now_rfc3339(), "generation": ctx.resource.generation}
+    def _mark(self, ctx: Context, action: str, **details: str) -> dict[str, Any]:
+        return {"action": action, "since": now_rfc3339(), "generation": ctx.resource.generation,
+                **details}
+
+    async def _record(self, ctx: Context, intent: dict[str, Any]) -> None:
+        """Writes an intent to status before the cloud call it announces: a crash or a lost
+        answer after the call is then resolved from it, not guessed. The pass goes on with
+        the status as written, so that its own status write replaces the intent."""
+        resource = ctx.resource
+        await self.kube.patch_status(resource.kind, resource.namespace or "", resource.name,
+                                     {"pendingChange": intent})
+        resource.body["status"] = {**resource.status, "pendingChange": intent}
 
     async def _observe(self, adapter: Adapter, ctx: Context, desired: Any,
                        max_age: float, *, waiting: bool = False) -> Any:
@@ -154,14 +175,30 @@ class Engine:
         return Outcome(ready=False, reason=Reason.APPLYING, message=message, next=Next.REQUEUE,
                        delay=poll_delay(attempt), status=status, events=events or [])
 
+    def _busy_backoff(self, attempt: int) -> float:
+        return backoff(attempt, self.settings.busy_base_delay, self.settings.busy_max_delay)
+
+    def _blocked_backoff(self, attempt: int) -> float:
+        return backoff(attempt, self.settings.blocked_base_delay, self.settings.blocked_max_delay)
+
     # -- reconcile -----------------------------------------------------------------------
     async def reconcile(self, adapter: Adapter, resource: Resource, attempt: int = 0) -> Outcome:
         try:
-            return await self._reconcile(adapter, resource, attempt)
+            interval = resync_interval(resource.annotations.get(RESYNC_ANNOTATION))
+            bad_annotation = None
+        except ValueError as error:
+            interval, bad_annotation = None, str(error)
+        try:
+            outcome = await self._reconcile(adapter, resource, attempt)
         except ReconcileProblem as problem:
-            return self.problem_outcome(problem)
+            outcome = self.problem_outcome(problem)
         except CloudError as error:
-            return self._cloud_error(error, attempt)
+            outcome = self._cloud_error(error, attempt)
+        outcome.resync_interval = interval
+        if bad_annotation and outcome.synced:
+            outcome.synced, outcome.synced_reason = False, Reason.INVALID_SPEC
+            outcome.synced_message = bad_annotation
+        return outcome
 
     async def _reconcile(self, adapter: Adapter, resource: Resource, attempt: int) -> Outcome:
         spec = resource.spec()
@@ -179,7 +216,7 @@ class Engine:
 
     async def _converge(self, adapter: Adapter, ctx: Context, attempt: int, spec: Any,
                         desired: Any) -> Outcome:
-        resource = ctx.resource
+        """Observe, then create or go on with what the cloud has."""
         pending = self._pending(ctx)
         if pending:
             max_age = self.settings.poll_max_age
@@ -188,7 +225,7 @@ class Engine:
             max_age = max(self.settings.snapshot_max_age,
                           pages * self.settings.snapshot_age_per_page)
         observed = await self._observe(adapter, ctx, desired, max_age, waiting=bool(pending))
-        known_id = resource.status.get("id")
+        known_id = ctx.resource.status.get("id")
 
         if spec.management_policy == "Observe":
             if observed is None:  # say NotFound only after an up-to-date look
@@ -201,42 +238,66 @@ class Engine:
             # it deleted outside the cluster.
             observed = await self._read_by_id(adapter, ctx, desired, known_id)
         if observed is None:
-            if known_id and self._pending(ctx, "create"):
-                return self._applying("the cloud is applying the create", attempt,
-                                      {"pendingChange": pending})
-            events = []
-            lost = None
+            return await self._create(adapter, ctx, attempt, desired)
+        return await self._found(adapter, ctx, attempt, desired, observed)
+
+    async def _create(self, adapter: Adapter, ctx: Context, attempt: int,
+                      desired: Any) -> Outcome:
+        """Nothing in the cloud under this resource's id or name: wait for a create already
+        accepted, or send one, its intent (client token) recorded first."""
+        resource = ctx.resource
+        known_id = resource.status.get("id")
+        pending = self._pending(ctx, "create")
+        if known_id and pending:
+            return self._applying("the cloud is applying the create", attempt,
+                                  {"pendingChange": pending})
+        intent = self._intent(ctx, "create")
+        events = []
+        if intent and intent.get("clientToken") and not known_id:
+            token = intent["clientToken"]  # sent before, its answer lost: the same create
+        else:
             if known_id:
-                lost = known_id
                 events.append(Event("Warning", "Drift", f"cloud object {known_id} was deleted "
                                     "outside the cluster; re-creating it"))
-            token = client_token(resource.uid, lost)
-            scope = id(adapter.view(ctx, desired))
-            in_line = self.admission.enter(scope, ctx.key)
-            if in_line:
-                return Outcome(ready=False, reason=Reason.CREATING, message=f"waiting for a "
-                               f"turn to create ({in_line} in line for this server)")
-            try:
-                new_id = await adapter.create(ctx, desired, token)
-            except AlreadyExistsError as conflict:
-                # Someone created it since our listing: adopt it (below) if we can see it.
-                observed = await self._observe(adapter, ctx, desired, max_age=0.0)
-                if observed is None:
-                    raise conflict from None
-            else:
-                events.append(Event("Normal", "Created", f"created {adapter.kind.kind} "
-                                    f"{adapter.cloud_name(desired)} ({new_id})"))
-                status = {"id": new_id, "pendingChange": self._mark(ctx, "create"),
-                          **self._fingerprint_status(adapter, ctx, desired)}
-                return self._applying("the cloud accepted the create and is applying it", 0,
-                                      status, events)
-            finally:
-                self.admission.leave(scope, ctx.key)
+            token = client_token(resource.uid, known_id)
+        scope = id(adapter.view(ctx, desired))
+        in_line = self.admission.enter(scope, ctx.key)
+        if in_line:
+            return Outcome(ready=False, reason=Reason.CREATING, message=f"waiting for a "
+                           f"turn to create ({in_line} in line for this server)")
+        try:
+            if intent is None or intent.get("clientToken") != token:
+                await self._record(ctx, self._mark(ctx, "create", clientToken=token))
+            new_id = await adapter.create(ctx, desired, token)
+        except AlreadyExistsError as conflict:
+            # Made since our listing, by someone else or by our own earlier create (an API
+            # without client tokens): go on with it if it shows.
+            observed = await self._observe(adapter, ctx, desired, max_age=0.0)
+            if observed is not None:
+                return await self._found(adapter, ctx, attempt, desired, observed)
+            if intent is None:
+                raise conflict from None
+            return self._applying("the cloud says the object exists (an earlier create of "
+                                  "this resource); waiting for it to show", attempt,
+                                  {"pendingChange": resource.status.get("pendingChange")})
+        finally:
+            self.admission.leave(scope, ctx.key)
+        events.append(Event("Normal", "Created", f"created {adapter.kind.kind} "
+                            f"{adapter.cloud_name(desired)} ({new_id})"))
+        status = {"id": new_id, "pendingChange": self._mark(ctx, "create", clientToken=token),
+                  **self._fingerprint_status(adapter, ctx, desired)}
+        return self._applying("the cloud accepted the create and is applying it", 0,
+                              status, events)
 
+    async def _found(self, adapter: Adapter, ctx: Context, attempt: int, desired: Any,
+                     observed: Any) -> Outcome:
+        """The cloud object exists: update what differs, set new credentials, or be Ready."""
+        resource = ctx.resource
+        known_id = resource.status.get("id")
         cloud_id = adapter.cloud_id(observed)
-        events = []
+        events: list[Event] = []
         adopted = ""
-        if known_id != cloud_id:
+        if known_id != cloud_id and self._intent(ctx, "create") is None:
             adopted = f"adopted existing cloud object {cloud_id}"
             events.append(Event("Normal", "Adopted", f"{adopted} named "
                                 f"{adapter.cloud_name(desired)}"))
@@ -244,33 +305,64 @@ class Engine:
 
         differences = adapter.differences(desired, observed)
         if differences:
-            update_pending = self._pending(ctx, "update")
-            if update_pending and update_pending.get("generation") == resource.generation:
-                status["pendingChange"] = update_pending
-                return self._applying(f"the cloud is applying the update of "
-                                      f"{', '.join(differences)}", attempt, status, events)
-            drift = resource.status.get("observedGeneration") == resource.generation and not adopted
-            await adapter.update(ctx, desired, observed)
-            if drift:
-                events.append(Event("Warning", "Drift", f"{', '.join(differences)} changed "
-                                    "outside the cluster; putting it back"))
-            events.append(Event("Normal", "Updated", f"updated {', '.join(differences)}"))
-            status["pendingChange"] = self._mark(ctx, "update")
-            return self._applying(f"the cloud accepted the update of {', '.join(differences)} "
-                                  "and is applying it", 0, status, events)
-
-        wanted = adapter.credentials_fingerprint(ctx, desired)
-        applied = resource.status.get("credentialsFingerprint")
-        if wanted is not None and applied is not None and wanted != applied:
-            await adapter.apply_credentials(ctx, desired, observed)
-            events.append(Event("Normal", "CredentialsRotated",
-                                "the credentials Secret changed; reset them in the cloud"))
-        if wanted is not None:
-            status["credentialsFingerprint"] = wanted
+            return await self._update(adapter, ctx, attempt, desired, observed, differences,
+                                      status, events, drift=not adopted)
+        refused = await self._credentials(adapter, ctx, desired, observed, status, events)
+        if refused is not None:
+            return refused
         status["pendingChange"] = None
         message = adopted or "the cloud matches the spec"
         return Outcome(ready=True, reason=Reason.AVAILABLE, message=message, status=status,
                        events=events, cloud_object=observed, view=adapter.view(ctx, desired))
+
+    async def _update(self, adapter: Adapter, ctx: Context, attempt: int, desired: Any,
+                      observed: Any, differences: list[str], status: dict[str, Any],
+                      events: list[Event], *, drift: bool) -> Outcome:
+        resource = ctx.resource
+        changed = ", ".join(differences)
+        update_pending = self._pending(ctx, "update")
+        if update_pending and update_pending.get("generation") == resource.generation:
+            status["pendingChange"] = update_pending
+            return self._applying(f"the cloud is applying the update of {changed}", attempt,
+                                  status, events)
+        await adapter.update(ctx, desired, observed)
+        if drift and resource.status.get("observedGeneration") == resource.generation:
+            events.append(Event("Warning", "Drift", f"{changed} changed outside the cluster; "
+                                "putting it back"))
+        events.append(Event("Normal", "Updated", f"updated {changed}"))
+        status["pendingChange"] = self._mark(ctx, "update")
+        return self._applying(f"the cloud accepted the update of {changed} and is applying it",
+                              0, status, events)
+
+    async def _credentials(self, adapter: Adapter, ctx: Context, desired: Any, observed: Any,
+                           status: dict[str, Any], events: list[Event]) -> Outcome | None:
+        """Sets the Secret's credentials in the cloud when they are not the ones last set;
+        an Outcome when the cloud refuses them."""
+        wanted = adapter.credentials_fingerprint(ctx, desired)
+        if wanted is None:
+            return None
+        applied = ctx.resource.status.get("credentialsFingerprint")
+        # Nothing set yet, the same, or a fingerprint of another key: renewed, nothing reset.
+        if applied is not None and applied != wanted and \
+                self.fingerprint.made_with_this_key(applied):
+            intent = self._intent(ctx, "credentials")
+            resent = intent is not None and intent.get("fingerprint") == wanted
+            if not resent:
+                await self._record(ctx, self._mark(ctx, "credentials", fingerprint=wanted))
+            try:
+                await adapter.apply_credentials(ctx, desired, observed)
+            except PasswordReusedError as refused:
+                if not resent:
+                    return Outcome(
+                        ready=False, reason=Reason.INVALID_SPEC, synced=False,
+                        synced_reason=Reason.INVALID_SPEC, next=Next.REQUEUE,
+                        delay=InvalidInput.delay, status={**status, "pendingChange": None},
+                        message=f"the cloud refused the credentials in the Secret: {refused}")
+                # Right after our own reset whose answer was lost: that reset took effect.
+            events.append(Event("Normal", "CredentialsRotated",
+                                "the credentials Secret changed; reset them in the cloud"))
+        status["credentialsFingerprint"] = wanted
+        return None
 
     def _fingerprint_status(self, adapter: Adapter, ctx: Context, desired: Any) -> dict:
         fingerprint = adapter.credentials_fingerprint(ctx, desired)
@@ -290,19 +382,31 @@ class Engine:
 
     # -- delete --------------------------------------------------------------------------
     async def delete(self, adapter: Adapter, resource: Resource, attempt: int = 0) -> Outcome:
+        """Releases the resource only when the cloud confirmed its object gone, or the
+        resource lets it be (Orphan, Observe, never its own): every other answer keeps it,
+        with a condition that says why, and is tried again."""
         try:
             return await self._delete(adapter, resource, attempt)
         except ReconcileProblem as problem:
-            return self.problem_outcome(problem)
+            return self._failed(problem.reason, problem.message, Next.REQUEUE,
+                                max(problem.delay, self._blocked_backoff(attempt)))
         except CloudError as error:
-            return self._cloud_error(error, attempt)
+            if isinstance(error, AuthError):
+                return self._failed(Reason.AUTH_FAILED, str(error), Next.REQUEUE,
+                                    self.settings.auth_retry_delay)
+            if error.retryable:
+                return self._failed(Reason.CLOUD_BUSY, str(error), Next.REQUEUE,
+                                    self._busy_backoff(attempt))
+            return self._failed(Reason.DELETE_BLOCKED, f"the cloud refused the delete: {error}; "
+                                "trying again (deletionPolicy Orphan would leave the object in "
+                                "the cloud)", Next.REQUEUE, self._blocked_backoff(attempt))
 
     async def _delete(self, adapter: Adapter, resource: Resource, attempt: int) -> Outcome:
         body_spec = resource.body.get("spec") or {}
         if body_spec.get("deletionPolicy") == "Orphan" or \
                 body_spec.get("managementPolicy") == "Observe":
             return Outcome(ready=False, reason=Reason.DELETING, message="released; the cloud "
-                           "object is left in place", events=[Event(
+                           "object is left in place", released=True, events=[Event(
                                "Normal", "Orphaned", "deletionPolicy Orphan: the cloud object "
                                "is left in place")])
         spec = resource.spec()
@@ -311,7 +415,7 @@ class Engine:
         try:
             self._claim(adapter, ctx, desired)
         except InvalidInput as conflict:  # never delete what another resource manages
-            return Outcome(ready=False, reason=Reason.DELETING,
+            return Outcome(ready=False, reason=Reason.DELETING, released=True,
                            message=f"released without deleting: {conflict.message}")
         observed = await self._observe(adapter, ctx, desired, self.settings.poll_max_age)
         known_id = resource.status.get("id")
@@ -320,10 +424,16 @@ class Engine:
             # deleted): ask for the object itself before letting the resource go.
             observed = await self._read_by_id(adapter, ctx, desired, known_id)
         if observed is None:
+            intent = self._intent(ctx, "create")
+            if intent is None or not intent.get("clientToken"):
+                return Outcome(ready=False, reason=Reason.DELETING, message="deleted",
+                               released=True,
+                               events=[Event("Normal", "Deleted", "the cloud object is gone")])
             if known_id and self._pending(ctx, "create"):
-                return self._deleting("waiting for the pending create before deleting", attempt)
-            return Outcome(ready=False, reason=Reason.DELETING, message="deleted",
-                           events=[Event("Normal", "Deleted", "the cloud object is gone")])
+                return self._deleting("waiting for the pending create to show, to delete it",
+                                      attempt)
+            return await self._resolve_create(adapter, ctx, desired, intent["clientToken"],
+                                              attempt)
         if self._pending(ctx, "delete"):
             return self._deleting("the cloud is applying the delete", attempt)
         try:
@@ -332,6 +442,22 @@ class Engine:
             pass
         return self._deleting("the cloud accepted the delete and is applying it", 0,
                               {"pendingChange": self._mark(ctx, "delete")})
+
+    async def _resolve_create(self, adapter: Adapter, ctx: Context, desired: Any, token: str,
+                              attempt: int) -> Outcome:
+        """A create was sent (its intent is in status) and its object is not seen: the same
+        create again, with the same client token, makes the cloud name what it made (or make
+        it now, with credentials nobody holds), so that it can be deleted."""
+        try:
+            new_id = await adapter.create(ctx, adapter.with_throwaway_credentials(desired),
+                                          token)
+        except AlreadyExistsError:  # no client tokens (RocketMQ): it exists, so it shows
+            return self._deleting("a create sent earlier made the object; waiting for it to "
+                                  "show, to delete it", attempt)
+        return self._deleting(f"a create sent earlier may have reached the cloud: sent again "
+                              f"with its client token, it is {new_id}; deleting it once it "
+                              "shows", 0, {"id": new_id, "pendingChange": self._mark(
+                                  ctx, "create", clientToken=token)})
 
     def _deleting(self, message: str, attempt: int,
                   status: dict[str, Any] | None = None) -> Outcome:
@@ -358,10 +484,10 @@ class Engine:
                                 Next.TERMINAL)
         if isinstance(error, NotFoundError):  # e.g. the group of a user: may come back
             return self._failed(Reason.DEPENDENCY_NOT_READY, f"not found in the cloud: {message}",
-                                Next.REQUEUE, backoff(attempt + 4, self.settings))
+                                Next.REQUEUE, self._busy_backoff(attempt + 4))
         if error.retryable:
             return self._failed(Reason.CLOUD_BUSY, message, Next.REQUEUE,
-                                backoff(attempt, self.settings))
+                                self._busy_backoff(attempt))
         return self._failed(Reason.ERROR, message, Next.TERMINAL)
 
     @staticmethod

@@ -112,6 +112,19 @@ class Kube:
                 return None
             raise
 
+    async def list_objects(self, kind: KindDef, namespace: str) -> list[dict[str, Any]]:
+        """Every object of a namespaced kind in one namespace."""
+        found = await self.call(self.custom.list_namespaced_custom_object, GROUP, VERSION,
+                                namespace, kind.plural)
+        return found.get("items") or []
+
+    async def patch_status(self, kind: KindDef, namespace: str, name: str,
+                           status: dict[str, Any]) -> None:
+        """Writes status fields now, before the handler returns: an intent recorded ahead of
+        the cloud call it announces."""
+        await self.call(self.custom.patch_namespaced_custom_object_status, GROUP, VERSION,
+                        namespace, kind.plural, name, {"status": status})
+
     async def wake(self, kind: KindDef, namespace: str, name: str, why: str) -> None:
         """Makes the operator look at an object now: a metadata change triggers its handler."""
         patch = {"metadata": {"annotations": {WAKEUP_ANNOTATION: f"{now_rfc3339()} {why}"}}}

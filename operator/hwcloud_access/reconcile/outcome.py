@@ -15,6 +15,7 @@ class Reason(StrEnum):
     APPLYING = "Applying"  # the cloud accepted a change and is still applying it
     UPDATING = "Updating"  # an update is being sent
     DELETING = "Deleting"  # deletion in progress
+    DELETE_BLOCKED = "DeleteBlocked"  # the cloud refused the delete; retried, finalizer kept
     CLOUD_BUSY = "CloudBusy"  # retryable cloud answer (VPN.0030, 429, 5xx, timeouts)
     INVALID_SPEC = "InvalidSpec"  # input the schema could not catch, or the cloud refused
     DEPENDENCY_NOT_READY = "DependencyNotReady"  # group, Secret or account not there yet
@@ -48,10 +49,13 @@ class Outcome:
     delay: float = 0.0
     synced: bool = True
     synced_reason: Reason = Reason.SUCCESS
+    synced_message: str | None = None  # the Synced message when it differs from Ready's
     status: dict[str, Any] = field(default_factory=dict)  # kind-specific status fields
     events: list[Event] = field(default_factory=list)
     cloud_object: Any = None  # what the cloud read back when it matched (drift baseline)
     view: Any = None  # the listing it was read from
+    released: bool = False  # deletion: the cloud confirmed it gone, or the resource lets it be
+    resync_interval: float | None = None  # the object's own drift period, if it set one
 
 
 class ReconcileProblem(Exception):

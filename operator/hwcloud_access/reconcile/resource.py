@@ -20,7 +20,6 @@ from .secret_refs import SecretRefs
 from .views import CollectionView, Views
 
 PAUSED_ANNOTATION = f"{GROUP}/paused"
-RESYNC_ANNOTATION = f"{GROUP}/resync-interval"
 # Any new value makes a pass (a changed annotation is a change to kopf); the status
 # echoes it in lastHandledReconcileAt once the pass is done.
 RECONCILE_REQUEST_ANNOTATION = f"{GROUP}/reconcile-requested-at"
@@ -162,6 +161,11 @@ class Adapter(ABC, Generic[D, Obs]):
     async def apply_credentials(self, ctx: Context, desired: D, observed: Obs) -> None:
         """Sets the credentials in the cloud (a password reset)."""
         raise NotImplementedError(f"{self.kind.kind} has no credentials")
+
+    def with_throwaway_credentials(self, desired: D) -> D:
+        """Desired state with fresh credentials nobody holds: for a create sent again only
+        to learn what an earlier one made, which is then deleted."""
+        return desired
 
     async def before_delete(self, ctx: Context, spec: ApiModel) -> D:
         """Desired state for deletion: like prepare, but must not need credentials."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...api import MQ_USER
@@ -49,6 +49,10 @@ class MqUserAdapter(Adapter[DesiredMqUser, MqUser]):
             generate=lambda: generate(24, forbidden=(access_key, access_key[::-1])),
             problem=lambda value: mq_secret_problem(value, access_key))
         return DesiredMqUser(spec.instance_id, _write(spec), secret_key, owned)
+
+    def with_throwaway_credentials(self, desired: DesiredMqUser) -> DesiredMqUser:
+        key = desired.write.access_key
+        return replace(desired, secret_key=generate(24, forbidden=(key, key[::-1])))
 
     async def before_delete(self, ctx: Context, spec: MqUserSpec) -> DesiredMqUser:
         return DesiredMqUser(spec.instance_id, _write(spec))

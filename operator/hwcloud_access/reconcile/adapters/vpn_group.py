@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...api import VPN_USER_GROUP
+from ...api import VPN_USER, VPN_USER_GROUP
 from ...api.vpn import VPN_GROUP_NAME_PATTERN, VpnUserGroupSpec
 from ...cloud import VPN_PAGE_SIZE, VpnGroup
 from ..outcome import DependencyNotReady, InvalidSpec
@@ -26,6 +26,21 @@ def vpn_groups_view(ctx: Context, server_id: str) -> CollectionView[VpnGroup]:
     return ctx.views.get(ctx.session, server_id, "groups", lambda: CollectionView(
         lambda size: vpn.list_groups(server_id, page_size=size), page_size=VPN_PAGE_SIZE,
         id_of=lambda g: g.id, name_of=lambda g: g.name))
+
+
+async def _members_message(ctx: Context, group: VpnGroup) -> str:
+    """Why a group waits: its users, counting those that are VpnUsers of its namespace (a
+    count only: nothing is said of other namespaces)."""
+    namespace = ctx.resource.namespace or ""
+    managed = sum(1 for user in await ctx.kube.list_objects(VPN_USER, namespace)
+                  if (user.get("status") or {}).get("groupId") == group.id)
+    others = group.user_number - managed
+    detail = f"{managed} of them VpnUser(s) in this namespace"
+    if others > 0:
+        detail += (f", {others} not managed here (delete them or move them to another group "
+                   "in the cloud)")
+    return (f"the group still has {group.user_number} user(s) ({detail}); it is deleted once "
+            "they are gone")
 
 
 class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup]):
@@ -65,8 +80,7 @@ class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup]):
 
     async def delete(self, ctx: Context, desired: DesiredGroup, observed: VpnGroup) -> None:
         if observed.user_number:
-            raise DependencyNotReady(f"the group still has {observed.user_number} user(s); "
-                                     "it is deleted once they are gone", delay=10.0)
+            raise DependencyNotReady(await _members_message(ctx, observed), delay=10.0)
         await ctx.session.vpn.delete_group(desired.server_id, observed.id)
 
     def read_back(self, observed: VpnGroup) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...api import VPN_USER
@@ -83,6 +83,10 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
             problem=lambda value: vpn_password_problem(value, name))
         return DesiredUser(spec.vpn_server_id, name, spec.description, spec.static_ip, group_id,
                            password, owned)
+
+    def with_throwaway_credentials(self, desired: DesiredUser) -> DesiredUser:
+        name = desired.name
+        return replace(desired, password=generate(20, forbidden=(name, name[::-1])))
 
     async def before_delete(self, ctx: Context, spec: VpnUserSpec) -> DesiredUser:
         return DesiredUser(spec.vpn_server_id, self._name(ctx, spec), spec.description,
