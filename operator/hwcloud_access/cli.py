@@ -17,8 +17,26 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def configure_logging(verbose: bool, log_format: str) -> None:
+    """kopf's logging, without HTTP wire logging and with every credential masked.
+
+    httpx and httpcore stay at WARNING even with -v: httpcore logs each request's and
+    answer's headers at debug level (the IAM token in X-Subject-Token and X-Auth-Token, the
+    AK/SK signature), httpx one line per request. The filter masks what other loggers say.
+    """
     import logging
+
+    import kopf
+
+    from . import logredact
+
+    kopf.configure(verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logredact.install()
+
+
+def _run(args: argparse.Namespace) -> int:
     import os
     import random
 
@@ -27,6 +45,7 @@ def _run(args: argparse.Namespace) -> int:
     from . import metrics
     from .runtime import KOPF_CONNECTIONS_ENV, kopf_connections
 
+    configure_logging(verbose=args.verbose, log_format=args.log_format)  # before anything logs
     os.environ["HWCLOUD_RESYNC_INTERVAL"] = str(args.resync_interval)
     os.environ.setdefault(KOPF_CONNECTIONS_ENV, str(kopf_connections(args.namespace or [])))
     if args.state_namespace:
@@ -35,9 +54,6 @@ def _run(args: argparse.Namespace) -> int:
         metrics.serve(args.metrics_port)
     from . import handlers  # noqa: F401 - registers the handlers with kopf
 
-    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
-    if not args.verbose:
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request
     priority = args.priority
     if priority is None:  # replicas of a peering must differ, or kopf pauses them all
         priority = random.SystemRandom().randint(1, 32767) if args.peering else 0
