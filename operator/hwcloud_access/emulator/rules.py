@@ -1,4 +1,4 @@
-"""The cloud's input rules (CONTRACT.md "Rules"), as pure functions.
+"""The cloud's input rules (listed in docs/emulator.md), as pure functions.
 
 Each ``check_*`` returns ``None`` when the value is acceptable, else a short reason that the
 services put into their error message (or a batch row's ``cause``).
