@@ -11,7 +11,9 @@ While they converge:
   and again mid-run, `drop_rate` 3% throughout): the client sees a lost connection;
 - a busy storm: the VPN queue shrinks to 1 (VPN.0030 for nearly every write) for a while;
 - every IAM token is expired mid-run (`expire_tokens`);
-- the operator is killed with SIGKILL twice and restarted.
+- the operator is killed with SIGKILL twice and restarted;
+- deleting everything starts inside a window in which the account's IAM policy denies every
+  delete (403): nothing may be released while its cloud object is there.
 
 Then: every object is Ready; the cloud holds exactly one object per resource (names unique,
 ids as in status); no generated password / secret key, nor the AK/SK or the IAM password,
@@ -56,6 +58,8 @@ ACCOUNT = "faults-iam"
 ERROR_STATUSES = [500, 502, 503, 504]
 CAPACITY = 5
 CREATE_TURNS = 8
+DENY_WINDOW = 15.0  # seconds in which every delete is refused with 403
+DELETES = ["delete_user", "delete_group", "delete_mq_user"]
 
 pytestmark = pytest.mark.timeout(int(3 * BUDGET + 300))
 
@@ -276,8 +280,17 @@ def test_no_secret_in_logs_events_status_or_annotations(chaos: Chaos) -> None:
 def test_deleting_everything_leaves_no_cloud_object(chaos: Chaos) -> None:
     testbed, emulator = chaos.testbed, chaos.emulator
     started = time.monotonic()
+    emulator.set_faults(deny_operations=DELETES)
     testbed.kubectl("delete", "vpnusers,mqusers,vpnusergroups", "--all", "-n", chaos.namespace,
                     "--wait=false")
+    time.sleep(DENY_WINDOW)
+    during = list_managed(testbed, chaos.namespace)
+    blocked = reasons(during).get("DeleteBlocked", 0)
+    emulator.set_faults(deny_operations=[])
+    FIGURES["403 window on deletes"] = (f"{DENY_WINDOW:.0f}s: {len(during)} of {chaos.expected} "
+                                        f"kept, {blocked} DeleteBlocked at its end")
+    assert len(during) == chaos.expected, "a resource was released while its delete was denied"
+    assert blocked > 0
     wait_for(lambda: not list_managed(testbed, chaos.namespace), timeout=BUDGET, interval=1.0,
              what="every resource gone (finalizers released)")
 

@@ -82,6 +82,8 @@ EXPECTED = {
     Reason.APPLYING: "Progressing",
     Reason.UPDATING: "Progressing",
     Reason.DELETING: "Progressing",
+    Reason.DELETE_BLOCKED: "Degraded",
+    Reason.IN_USE: "Progressing",
     Reason.CLOUD_BUSY: "Progressing",
     Reason.DEPENDENCY_NOT_READY: "Progressing",
     Reason.INVALID_SPEC: "Degraded",

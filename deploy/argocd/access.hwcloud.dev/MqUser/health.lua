@@ -14,6 +14,7 @@ local terminal = {
   AccessDenied = true,    -- the credentials lack permission
   NotFound = true,        -- managementPolicy Observe and no such cloud object
   ReconcileError = true,  -- unexpected failure, not retried
+  DeleteBlocked = true,   -- the cloud refuses the delete: retried, but needs someone to look
 }
 
 local function find(conditions, kind)
