@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from tests.faults.fleet import FIGURES
-from tests.support.testbed import CRDS, Testbed, start_testbed, stop_testbed
+from tests.support.testbed import Testbed, install_crds, start_testbed, stop_testbed
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +19,7 @@ def fault_testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testbed]
     state = tmp_path_factory.mktemp("faults-testbed")
     testbed = start_testbed(state)
     try:
-        testbed.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
-        testbed.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS))
-        yield testbed
+        yield install_crds(testbed)
     finally:
         stop_testbed(state)
 

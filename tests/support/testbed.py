@@ -88,13 +88,18 @@ def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testbed]:
         subprocess.run([str(TESTBED), "down", "--dir", str(state)], check=True, timeout=120)
 
 
-@pytest.fixture(scope="session")
-def crds(testbed: Testbed) -> Testbed:
-    """The generated CRDs installed and Established."""
+def install_crds(testbed: Testbed) -> Testbed:
+    """The generated CRDs installed and Established in `testbed`."""
     testbed.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
     testbed.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS))
     testbed.kubectl("api-resources")  # refreshes kubectl's discovery cache (categories)
     return testbed
+
+
+@pytest.fixture(scope="session")
+def crds(testbed: Testbed) -> Testbed:
+    """The generated CRDs installed and Established."""
+    return install_crds(testbed)
 
 
 @pytest.fixture
