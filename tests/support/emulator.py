@@ -77,11 +77,13 @@ class EmulatorProcess:
         state_file: str | os.PathLike[str] | None = None,
         startup_timeout: float = 20.0,
         seed: int | None = None,
+        log_level: str | None = None,
     ) -> None:
         self.overrides = copy.deepcopy(config or {})
         self.state_file = str(state_file) if state_file else None
         self.startup_timeout = startup_timeout
         self.seed = seed
+        self.log_level = log_level
         self.process: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="hwcloud-emulator-")
@@ -110,6 +112,8 @@ class EmulatorProcess:
                 cmd += ["--state-file", self.state_file]
             if self.seed is not None:
                 cmd += ["--seed", str(self.seed)]
+            if self.log_level:
+                cmd += ["--log-level", self.log_level]
             env = dict(os.environ)
             src = str(ROOT / "operator")
             env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
