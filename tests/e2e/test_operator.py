@@ -10,7 +10,6 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 from tests.support.cloud import aksk_account
 from tests.support.emulator import EmulatorProcess
 from tests.support.operator import condition, wait_for, wait_ready, wait_reason
@@ -21,13 +20,6 @@ from hwcloud_access.cloud import CloudSession
 API = "access.hwcloud.dev/v1alpha1"
 SERVER = "6f1c1e2a-8d0b-4c59-9b0e-3c2a7f5d9a01"
 INSTANCE = "11a2b3c4-d5e6-4f70-8192-a3b4c5d6e7f8"
-
-
-@pytest.fixture
-def stack(operator_stack, namespace):
-    testbed, emulator, operator = operator_stack
-    emulator.clear_faults()
-    return testbed, emulator, operator, namespace
 
 
 def group(name: str, cloud_name: str, **spec: Any) -> dict:
