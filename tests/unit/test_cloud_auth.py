@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from hwcloud_access.cloud import AccountConfig, AuthError, CloudSession, ServerError
-from hwcloud_access.cloud.auth import AkSkAuth, TokenAuth, TokenProvider
+from hwcloud_access.cloud.auth import AkSkAuth, AuthStatus, TokenAuth, TokenProvider
 
 PASSWORD = "Iam-Passw0rd-secret"
 
@@ -142,6 +142,90 @@ async def test_token_ttl_defaults_when_body_has_no_expiry():
     assert tokens.fetches == 1
 
 
+async def test_a_refused_login_is_remembered_and_shared_without_asking_iam_again():
+    cloud = Cloud(fetch_delay=0.01)
+    cloud.iam_status = 401
+    clock = FakeClock()
+    tokens = provider(cloud, clock)
+    results = await asyncio.gather(*(tokens.token() for _ in range(50)),
+                                   return_exceptions=True)
+    assert all(isinstance(r, AuthError) and r.status == 401 for r in results)
+    assert len(cloud.token_bodies) == 1
+    assert tokens.failure is not None and tokens.failure_remembered_for() == 90.0
+    clock.now += 89
+    with pytest.raises(AuthError):
+        await tokens.token()
+    with pytest.raises(AuthError):
+        await tokens.refresh(stale="token-0")  # a 401 from a service asks IAM no sooner
+    assert len(cloud.token_bodies) == 1
+    assert PASSWORD not in repr(tokens.failure) and PASSWORD not in str(tokens.failure)
+
+
+async def test_each_caller_gets_its_own_copy_of_the_remembered_failure():
+    cloud = Cloud()
+    cloud.iam_status = 401
+    tokens = provider(cloud, FakeClock())
+    errors = []
+    for _ in range(2):
+        with pytest.raises(AuthError) as info:
+            await tokens.token()
+        errors.append(info.value)
+    assert errors[0] is not errors[1]
+    assert (errors[0].status, errors[0].message) == (errors[1].status, errors[1].message)
+
+
+async def test_the_memory_grows_with_each_refusal_up_to_its_cap_and_a_login_ends_it():
+    cloud = Cloud()
+    cloud.iam_status = 401
+    clock = FakeClock()
+    tokens = provider(cloud, clock)
+    memories = []
+    for _ in range(7):
+        with pytest.raises(AuthError):
+            await tokens.token()
+        memories.append(tokens.failure_remembered_for())
+        clock.now += memories[-1]  # IAM may be asked again
+        assert tokens.failure is None
+    assert memories == [90, 180, 360, 720, 1440, 1800, 1800]
+    assert len(cloud.token_bodies) == 7
+    cloud.iam_status = 201  # the password was fixed in IAM
+    assert await tokens.token() == "token-1"
+    cloud.valid.clear()
+    cloud.iam_status = 401
+    with pytest.raises(AuthError):
+        await tokens.refresh(stale="token-1")
+    assert tokens.failure_remembered_for() == 90  # counted afresh after a login
+
+
+async def test_a_server_error_of_iam_is_not_remembered():
+    cloud = Cloud()
+    cloud.iam_status = 503
+    tokens = provider(cloud, FakeClock())
+    for _ in range(2):
+        with pytest.raises(ServerError):
+            await tokens.token()
+    assert len(cloud.token_bodies) == 2 and tokens.failure is None
+
+
+async def test_logins_tell_the_auth_status_once_per_change():
+    cloud = Cloud()
+    cloud.iam_status = 401
+    clock = FakeClock()
+    changes = []
+    status = AuthStatus(on_change=lambda: changes.append(status.failure))
+    client = httpx.AsyncClient(base_url="http://iam", transport=httpx.MockTransport(cloud))
+    tokens = TokenProvider(client, domain="dom", user="bob", password=SecretStr(PASSWORD),
+                           project_id="proj", clock=clock, status=status)
+    for _ in range(3):
+        with pytest.raises(AuthError):
+            await tokens.token()
+    assert len(changes) == 1 and isinstance(changes[0], AuthError)
+    clock.now += 90
+    cloud.iam_status = 201
+    await tokens.token()
+    assert changes[1:] == [None]
+
+
 def token_account() -> AccountConfig:
     return AccountConfig(region="cn-north-4", project_id="proj", iam_domain="dom",
                          iam_user="bob", iam_password=PASSWORD,
@@ -190,6 +274,44 @@ async def test_iam_refusing_the_password_is_terminal():
         with pytest.raises(AuthError):
             await s.vpn.get_user("srv", "u1")
     assert len(cloud.token_bodies) == 1
+
+
+async def test_session_with_a_refused_password_asks_iam_once_for_all_calls():
+    cloud = Cloud()
+    cloud.iam_status = 401
+    changed = []
+    async with CloudSession(token_account(), transport=httpx.MockTransport(cloud),
+                            on_auth_change=lambda: changed.append(1)) as s:
+        results = await asyncio.gather(*(s.vpn.get_user("srv", f"u{n}") for n in range(20)),
+                                       return_exceptions=True)
+        assert all(isinstance(r, AuthError) for r in results)
+        assert s.auth_status.failure is not None
+    assert len(cloud.token_bodies) == 1 and cloud.service_calls == []
+    assert changed == [1]
+
+
+async def test_aksk_session_status_follows_its_calls_answers():
+    answers = [401, 401, 200]
+
+    def handler(request):
+        status = answers.pop(0)
+        if status == 401:
+            return httpx.Response(401, json={"error_code": "APIGW.0301",
+                                             "error_msg": "Incorrect IAM authentication"})
+        return httpx.Response(200, json={"user": {"id": "u1", "name": "alice"}})
+
+    changed = []
+    account = AccountConfig(region="cn-north-4", project_id="proj", access_key="AK",
+                            secret_key="SK", vpn_endpoint="http://cloud")
+    async with CloudSession(account, transport=httpx.MockTransport(handler),
+                            on_auth_change=lambda: changed.append(s.auth_status.failure)) as s:
+        for _ in range(2):
+            with pytest.raises(AuthError):
+                await s.vpn.get_user("srv", "u1")
+        assert s.auth_status.failure is not None and s.auth_status.failure.code == "APIGW.0301"
+        await s.vpn.get_user("srv", "u1")
+        assert s.auth_status.failure is None
+    assert len(changed) == 2 and isinstance(changed[0], AuthError) and changed[1] is None
 
 
 async def test_iam_server_error_is_retried():

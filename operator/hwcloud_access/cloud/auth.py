@@ -6,6 +6,7 @@ Secrets are held as ``SecretStr`` and never put in a message, a repr or a log li
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
@@ -112,11 +113,33 @@ class AkSkAuth(httpx.Auth):
         return f"AkSkAuth(access_key={self._ak!r}, project_id={self._project_id!r})"
 
 
+class AuthStatus:
+    """Whether the cloud accepted one account's credentials lately: ``failure`` is its
+    latest refusal (None once they are accepted again). ``on_change`` is called when that
+    flips, once, however many calls saw it."""
+
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+        self.failure: AuthError | None = None
+        self.on_change = on_change
+
+    def record(self, failure: AuthError | None) -> None:
+        flipped = (failure is None) != (self.failure is None)
+        self.failure = failure
+        if flipped and self.on_change is not None:
+            self.on_change()
+
+
 class TokenProvider:
     """IAM token for one account: fetched by ``POST /v3/auth/tokens`` (password method,
     project scope), read from ``X-Subject-Token``, cached, refreshed ``refresh_margin``
     seconds before it expires, and after a 401. One fetch at a time (asyncio.Lock):
     any number of concurrent callers share one fetch.
+
+    A login IAM refuses (AuthError) is remembered for ``failure_memory`` seconds, twice as
+    long after each further refusal up to ``max_failure_memory``: meanwhile every caller
+    gets that same error without asking IAM, which locks a user out after a few failed
+    logins (Huawei Cloud's default: 5 within 15 minutes). A changed password comes with a
+    new provider.
     """
 
     def __init__(
@@ -131,6 +154,9 @@ class TokenProvider:
         default_ttl: float = 24 * 3600.0,
         clock: Callable[[], float] = time.monotonic,
         timeout: float = 10.0,
+        failure_memory: float = 90.0,
+        max_failure_memory: float = 1800.0,
+        status: AuthStatus | None = None,
     ) -> None:
         self._client = client
         self._domain = domain
@@ -145,6 +171,23 @@ class TokenProvider:
         self._token: SecretStr | None = None
         self._refresh_at = 0.0  # on self._clock
         self.fetches = 0
+        self.failure_memory = failure_memory
+        self.max_failure_memory = max_failure_memory
+        self.status = status or AuthStatus()
+        self._failure: AuthError | None = None
+        self._failures = 0  # refused logins in a row
+        self._failure_until = 0.0  # on self._clock
+
+    @property
+    def failure(self) -> AuthError | None:
+        """The refused login callers get instead of a token, while it is remembered."""
+        return self._failure if self._clock() < self._failure_until else None
+
+    def failure_remembered_for(self) -> float:
+        """Seconds until IAM may be asked again (0: now)."""
+        if self.failure is None:
+            return 0.0
+        return self._failure_until - self._clock()
 
     def _fresh(self) -> bool:
         return self._token is not None and self._clock() < self._refresh_at
@@ -172,6 +215,23 @@ class TokenProvider:
         self._refresh_at = 0.0
 
     async def _fetch(self) -> None:
+        remembered = self.failure
+        if remembered is not None:
+            raise copy.copy(remembered)  # a copy each: callers' tracebacks stay their own
+        try:
+            await self._login()
+        except AuthError as refused:
+            memory = min(self.failure_memory * 2 ** self._failures, self.max_failure_memory)
+            self._failures += 1
+            self._failure, self._failure_until = refused, self._clock() + memory
+            log.warning("IAM refused the login of user %s; not asking again for %.0f s",
+                        self._user, memory)
+            self.status.record(refused)
+            raise
+        self._failure, self._failures = None, 0
+        self.status.record(None)
+
+    async def _login(self) -> None:
         operation = "iam.create_token"
         body = {
             "auth": {

@@ -19,8 +19,15 @@ from urllib.parse import quote
 
 import httpx
 
-from .auth import OPERATION_KEY
-from .errors import CloudError, InvalidRequestError, TransportError, classify, transport_error
+from .auth import OPERATION_KEY, AuthStatus
+from .errors import (
+    AuthError,
+    CloudError,
+    InvalidRequestError,
+    TransportError,
+    classify,
+    transport_error,
+)
 from .limiter import LimiterRegistry
 from .retry import RetryPolicy, retry_call
 
@@ -80,7 +87,8 @@ class MeteringTransport(httpx.AsyncBaseTransport):
 
 
 class Caller:
-    """Sends the calls of one service (one ``httpx.AsyncClient``)."""
+    """Sends the calls of one service (one ``httpx.AsyncClient``); with ``auth_status``,
+    records there whether the cloud took the credentials (AuthError or a success)."""
 
     def __init__(
         self,
@@ -93,6 +101,7 @@ class Caller:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         uniform: Callable[[], float] = random.random,
+        auth_status: AuthStatus | None = None,
     ) -> None:
         self.client = client
         self.limiters = limiters
@@ -102,6 +111,7 @@ class Caller:
         self._clock = clock
         self._sleep = sleep
         self._uniform = uniform
+        self._auth_status = auth_status
 
     async def call(
         self,
@@ -148,7 +158,7 @@ class Caller:
                     limiter.release(permit, outcome)
 
         try:
-            return await retry_call(
+            response = await retry_call(
                 attempt,
                 policy=self.policy,
                 clock=self._clock,
@@ -160,6 +170,13 @@ class Caller:
             )
         except _NoRetry as wrapped:
             raise wrapped.error from None
+        except AuthError as refused:
+            if self._auth_status is not None:
+                self._auth_status.record(refused)
+            raise
+        if self._auth_status is not None:
+            self._auth_status.record(None)
+        return response
 
     async def _send(
         self,

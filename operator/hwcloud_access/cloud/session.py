@@ -12,7 +12,7 @@ from types import TracebackType
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
-from .auth import AkSkAuth, TokenAuth, TokenProvider
+from .auth import AkSkAuth, AuthStatus, TokenAuth, TokenProvider
 from .caller import Caller, MeteringTransport, OnCall
 from .endpoints import Endpoints
 from .limiter import AimdLimiter, LimiterRegistry
@@ -60,7 +60,12 @@ class AccountConfig(BaseModel):
 
 
 class CloudSession:
-    """Async context manager owning the httpx clients of one account."""
+    """Async context manager owning the httpx clients of one account.
+
+    ``auth_status`` tells whether the cloud accepted its credentials lately: for an IAM
+    user, from its logins; for AK/SK, which has no login, from the answers to its calls.
+    ``on_auth_change`` is called when that flips.
+    """
 
     vpn: VpnClient
     rocketmq: RocketMqClient
@@ -73,6 +78,7 @@ class CloudSession:
         retry_budget: float = 10.0,
         max_concurrency: int = 8,
         on_call: OnCall | None = None,
+        on_auth_change: Callable[[], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_attempts: int = 8,
         clock: Callable[[], float] = time.monotonic,
@@ -98,6 +104,7 @@ class CloudSession:
             self._clients.append(made)
             return made
 
+        self.auth_status = AuthStatus(on_auth_change)
         self.token_provider: TokenProvider | None = None
         auth: httpx.Auth
         if account.uses_aksk:
@@ -113,12 +120,15 @@ class CloudSession:
                 project_id=account.project_id,
                 clock=clock,
                 timeout=timeout,
+                status=self.auth_status,
             )
             auth = TokenAuth(self.token_provider, project_id=account.project_id)
+        answers = self.auth_status if self.token_provider is None else None  # AK/SK
 
         def caller(base_url: str) -> Caller:
             return Caller(client(base_url, auth), limiters=self.limiters, policy=self.policy,
-                          timeout=timeout, clock=clock, sleep=sleep, uniform=uniform)
+                          timeout=timeout, clock=clock, sleep=sleep, uniform=uniform,
+                          auth_status=answers)
 
         self.vpn = VpnClient(caller(endpoints.vpn), account.project_id)
         self.rocketmq = RocketMqClient(caller(endpoints.dms), account.project_id)
