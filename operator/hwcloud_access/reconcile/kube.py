@@ -12,13 +12,13 @@ import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from ..api import GROUP, VERSION, KindDef
-from .conditions import now_rfc3339
 
 WAKEUP_ANNOTATION = f"{GROUP}/wakeup"
 
@@ -126,11 +126,18 @@ class Kube:
                         namespace, kind.plural, name, {"status": status})
 
     async def wake(self, kind: KindDef, namespace: str, name: str, why: str) -> None:
-        """Makes the operator look at an object now: a metadata change triggers its handler."""
-        patch = {"metadata": {"annotations": {WAKEUP_ANNOTATION: f"{now_rfc3339()} {why}"}}}
+        """Makes the operator look at an object now: a metadata change triggers its handler.
+        (`namespace` is ignored for a cluster-scoped kind.) The time is in microseconds: a
+        second wake-up within the same second, for the same reason, is a change too."""
+        moment = datetime.now(UTC).isoformat(timespec="microseconds")
+        patch = {"metadata": {"annotations": {WAKEUP_ANNOTATION: f"{moment} {why}"}}}
         try:
-            await self.call(self.custom.patch_namespaced_custom_object, GROUP, VERSION,
-                                    namespace, kind.plural, name, patch)
+            if kind.namespaced:
+                await self.call(self.custom.patch_namespaced_custom_object, GROUP, VERSION,
+                                namespace, kind.plural, name, patch)
+            else:
+                await self.call(self.custom.patch_cluster_custom_object, GROUP, VERSION,
+                                kind.plural, name, patch)
         except ApiException as error:
             if error.status != 404:
                 raise
