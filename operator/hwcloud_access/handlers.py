@@ -12,10 +12,9 @@ import kopf
 
 from . import metrics
 from .api import ALL_KINDS, GROUP, HUAWEI_CLOUD_ACCOUNT, VERSION, VPN_USER_GROUP
-from .api.account import HuaweiCloudAccountSpec
-from .reconcile.accounts import account_config
+from .reconcile.accounts import deletion_outcome
 from .reconcile.adapters import ADAPTERS
-from .reconcile.conditions import conditions_for
+from .reconcile.conditions import conditions_for, ready_reason
 from .reconcile.outcome import Next, Outcome, Reason, ReconcileProblem
 from .reconcile.resource import RECONCILE_REQUEST_ANNOTATION, Resource
 from .runtime import KINDS, KOPF_CONNECTIONS_ENV, Runtime, build_runtime, settings_from_env
@@ -143,24 +142,55 @@ for _kind in ALL_KINDS:
     kopf.on.delete(GROUP, VERSION, _kind.plural, id="delete")(delete)
 
 
+async def account_users(body: kopf.Body, spec: kopf.Spec, **_: Any
+                        ) -> dict[str, tuple[str, str, str]]:
+    """Which resources name each HuaweiCloudAccount in spec.accountRef, by its name (kopf
+    fills the index before any handler runs): an account's deletion waits for them, and they
+    are woken when the account's Ready reason changes. ({} when none is named: kopf would
+    keep what an earlier result said for None.)"""
+    name = (spec.get("accountRef") or {}).get("name")
+    return {name: (body["kind"], body.metadata.namespace, body.metadata.name)} if name else {}
+
+
+for _kind in ALL_KINDS:
+    if _kind is not HUAWEI_CLOUD_ACCOUNT:
+        kopf.index(GROUP, VERSION, _kind.plural, id="account_users")(account_users)
+
+
 @kopf.on.create(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account")
 @kopf.on.update(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account")
 @kopf.on.resume(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account")
-async def account(body: kopf.Body, patch: kopf.Patch, name: str, **_: Any) -> None:
-    """An account is Ready when its credentials Secret holds what its authType needs."""
+async def account(body: kopf.Body, patch: kopf.Patch, name: str, account_users: kopf.Index,
+                  **_: Any) -> None:
+    """An account is Ready when its credentials Secret holds what its authType needs and the
+    cloud has not refused them. Run again when it or its Secret changes, or the cloud's
+    answer does; the resources naming it are woken when its Ready reason changes (they wait
+    while it cannot be used)."""
     rt = runtime()
-    rt.accounts.forget(name)
     resource = _resource(body)
     try:
-        spec: HuaweiCloudAccountSpec = resource.spec()
-        await account_config(rt.kube, spec)
+        outcome = Outcome(ready=True, reason=Reason.AVAILABLE,
+                          message=await rt.accounts.check(name))
     except ReconcileProblem as problem:
         outcome = rt.engine.problem_outcome(problem)
-    else:
-        ref = spec.credentials_secret_ref
-        outcome = Outcome(ready=True, reason=Reason.AVAILABLE,
-                          message=f"{spec.auth_type} credentials found in Secret "
-                          f"{ref.namespace}/{ref.name}")
+    if outcome.reason != ready_reason(resource.status):
+        why = f"HuaweiCloudAccount {name} is now {outcome.reason}"
+        await asyncio.gather(*(rt.kube.wake(KINDS[kind], ns, obj, why)
+                               for kind, ns, obj in account_users.get(name, ())))
+    _finish(resource, patch, outcome)
+
+
+@kopf.on.delete(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account-delete")
+async def account_deleted(body: kopf.Body, patch: kopf.Patch, name: str, retry: int,
+                          account_users: kopf.Index, **_: Any) -> None:
+    """kopf keeps the account's finalizer while resources name it (InUse: retried, never a
+    PermanentError, after which kopf would release it); then the account is forgotten."""
+    rt = runtime()
+    resource = _resource(body)
+    outcome = deletion_outcome(len(account_users.get(name, ())), retry)
+    if outcome.next is Next.DONE:
+        await rt.accounts.remove(name)
+        metrics.set_ready(*resource.key, None)
     _finish(resource, patch, outcome)
 
 
@@ -168,8 +198,9 @@ async def account(body: kopf.Body, patch: kopf.Patch, name: str, **_: Any) -> No
                when=lambda namespace, name, **_: _runtime is not None
                and _runtime.secret_refs.watched(namespace, name))
 async def secret_changed(namespace: str, name: str, meta: kopf.Meta, **_: Any) -> None:
-    """A Secret some resource uses changed: wake those resources (they compare fingerprints).
-    Event handlers keep no state on the Secret: nothing of it lands in annotations."""
+    """A Secret some resource or account uses changed, appeared or was deleted: wake them
+    (resources compare fingerprints; an account re-reads it). Event handlers keep no state
+    on the Secret: nothing of it lands in annotations."""
     rt = runtime()
     version = meta.get("resourceVersion", "")
     rt.kube.forget_secret(namespace, name, version)

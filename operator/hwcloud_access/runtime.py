@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import kubernetes
@@ -102,15 +102,17 @@ async def build_runtime(settings: OperatorSettings) -> Runtime:
     configuration.connection_pool_maxsize = KUBE_THREADS  # one connection per thread
     kube = Kube(kubernetes.client.ApiClient(configuration), threads=KUBE_THREADS)
 
-    def make_session(config: AccountConfig) -> CloudSession:
+    def make_session(config: AccountConfig,
+                     on_auth_change: Callable[[], None] | None) -> CloudSession:
         return CloudSession(config, max_concurrency=settings.max_concurrency,
-                            retry_budget=settings.cloud_budget, on_call=metrics.observe_call)
+                            retry_budget=settings.cloud_budget, on_call=metrics.observe_call,
+                            on_auth_change=on_auth_change)
 
-    accounts = Accounts(kube, default_account_from_env(), make_session)
+    secret_refs = SecretRefs(on_unwatched=kube.forget_secret)
+    accounts = Accounts(kube, default_account_from_env(), make_session, secret_refs)
     metrics.PACERS.source = accounts.pacer_snapshots
     key = await fingerprint_key(kube, settings.state_namespace, settings.fingerprint_secret)
     dependencies = Dependencies(kube)
-    secret_refs = SecretRefs(on_unwatched=kube.forget_secret)
 
     async def wake(key: tuple[str, str, str], why: str) -> None:
         await kube.wake(KINDS[key[0]], key[1], key[2], why)

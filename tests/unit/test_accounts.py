@@ -1,29 +1,267 @@
-"""Accounts: one cloud session per account, whatever the concurrency."""
+"""Accounts: one cloud session per account, whatever the concurrency; what the account's
+handler reports (`check`), the resources' passes while it cannot be used, and its deletion."""
 
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any
 
-from hwcloud_access.cloud import AccountConfig
-from hwcloud_access.reconcile.accounts import Accounts
+import httpx
+import pytest
+
+from hwcloud_access.api import HUAWEI_CLOUD_ACCOUNT
+from hwcloud_access.cloud import AccountConfig, AuthError, CloudSession
+from hwcloud_access.reconcile.accounts import Accounts, account_key, deletion_outcome
+from hwcloud_access.reconcile.kube import SecretData
+from hwcloud_access.reconcile.outcome import (
+    AuthFailed,
+    DependencyNotReady,
+    InvalidInput,
+    Next,
+    Reason,
+)
+from hwcloud_access.reconcile.secret_refs import SecretRefs
+
+AKSK = {"accessKey": "AK", "secretKey": "SK-very-secret"}
+IAM = {"domain": "dom", "user": "bob", "password": "Right-Passw0rd"}
 
 
 class SlowAccounts(Accounts):
     """Loading an account takes a moment, as reading a CR and its Secret does."""
 
-    async def _load(self, name: str | None) -> AccountConfig:
+    async def _load(self, name: str | None) -> tuple[AccountConfig, str]:
         await asyncio.sleep(0.01)
         return AccountConfig(region="cn-north-4", project_id="p", access_key="a",
-                             secret_key="s")
+                             secret_key="s"), "nowhere"
 
 
 async def test_concurrent_passes_share_one_session_per_account() -> None:
     made: list[AccountConfig] = []
 
-    def make_session(config: AccountConfig) -> object:
+    def make_session(config: AccountConfig, on_auth_change: Any) -> object:
         made.append(config)
-        return object()
+        return SimpleNamespace(token_provider=None)
 
-    accounts = SlowAccounts(None, None, make_session)  # type: ignore[arg-type]
+    accounts = SlowAccounts(None, None, make_session, SecretRefs())  # type: ignore[arg-type]
     sessions = await asyncio.gather(*(accounts.session("acct") for _ in range(20)))
     assert len(made) == 1 and len({id(s) for s in sessions}) == 1
+
+
+class FakeKube:
+    """One HuaweiCloudAccount `acct` and its Secret `ns/creds`; counts reads, records wakes."""
+
+    def __init__(self, auth_type: str, data: dict[str, str] | None) -> None:
+        self.account: dict[str, Any] | None = {"spec": {
+            "region": "cn-north-4", "projectId": "proj", "authType": auth_type,
+            "credentialsSecretRef": {"namespace": "ns", "name": "creds"},
+            "endpoints": {"vpn": "http://cloud", "dms": "http://cloud", "iam": "http://cloud"}}}
+        self.data = data
+        self.version = 1
+        self.reads = 0
+        self.woken: list[tuple[str, str]] = []
+
+    def set_secret(self, data: dict[str, str] | None) -> None:
+        self.data, self.version = data, self.version + 1
+
+    async def get_object(self, kind, name, namespace=None):
+        self.reads += 1
+        return self.account if name == "acct" else None
+
+    async def read_secret(self, namespace, name):
+        self.reads += 1
+        if self.data is None:
+            return None
+        return SecretData(uid="s1", resource_version=str(self.version), owner_uids=frozenset(),
+                          data=dict(self.data))
+
+    async def wake(self, kind, namespace, name, why) -> None:
+        assert kind is HUAWEI_CLOUD_ACCOUNT
+        self.woken.append((name, why))
+
+
+class Cloud:
+    """IAM that takes one password, and services that take its token or the right AK."""
+
+    def __init__(self) -> None:
+        self.token_requests = 0
+        self.calls = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v3/auth/tokens":
+            self.token_requests += 1
+            password = request.read().decode()
+            if IAM["password"] not in password:
+                return httpx.Response(401, json={"error": {"code": 401,
+                                                           "message": "wrong password"}})
+            return httpx.Response(201, headers={"X-Subject-Token": "token"}, json={})
+        self.calls += 1
+        authorization = request.headers.get("Authorization", "")
+        if request.headers.get("X-Auth-Token") != "token" and "Access=AK," not in authorization:
+            return httpx.Response(401, json={"error_code": "APIGW.0301",
+                                             "error_msg": "Incorrect IAM authentication"})
+        return httpx.Response(200, json={"user": {"id": "u1", "name": "alice"}})
+
+
+def accounts_for(kube: FakeKube, cloud: Cloud, refs: SecretRefs | None = None) -> Accounts:
+    def make_session(config: AccountConfig, on_auth_change: Any) -> CloudSession:
+        session = CloudSession(config, transport=httpx.MockTransport(cloud),
+                               on_auth_change=on_auth_change, max_attempts=1)
+        if session.token_provider is not None:
+            session.token_provider.failure_memory = 0.05
+        return session
+
+    return Accounts(kube, None, make_session, refs or SecretRefs())  # type: ignore[arg-type]
+
+
+async def settle() -> None:
+    """Lets the wake-up tasks run."""
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+async def test_a_deleted_secret_stops_the_session_and_its_return_brings_a_new_one() -> None:
+    kube, cloud = FakeKube("AKSK", AKSK), Cloud()
+    refs = SecretRefs()
+    accounts = accounts_for(kube, cloud, refs)
+    assert await accounts.check("acct") == "AKSK credentials found in Secret ns/creds"
+    first = await accounts.session("acct")
+    assert refs.watched("ns", "creds")  # its changes wake the account
+    assert refs.changed("ns", "creds", "2") == {account_key("acct")}
+
+    kube.set_secret(None)  # the watch wakes the account; its handler checks it
+    with pytest.raises(DependencyNotReady, match="Secret ns/creds not found") as info:
+        await accounts.check("acct")
+    assert info.value.woken
+    reads = kube.reads
+    for _ in range(3):  # the resources' passes: the same problem, nothing read again
+        with pytest.raises(DependencyNotReady) as again:
+            await accounts.session("acct")
+        assert again.value is not info.value and again.value.woken
+    assert kube.reads == reads
+
+    kube.set_secret({**AKSK, "secretKey": "SK-rotated"})
+    await accounts.check("acct")
+    second = await accounts.session("acct")
+    assert second is not first and second.account.secret_key.get_secret_value() == "SK-rotated"
+
+
+async def test_the_same_secret_back_keeps_the_session() -> None:
+    kube = FakeKube("AKSK", AKSK)
+    accounts = accounts_for(kube, Cloud())
+    await accounts.check("acct")
+    first = await accounts.session("acct")
+    kube.set_secret(None)
+    with pytest.raises(DependencyNotReady):
+        await accounts.check("acct")
+    kube.set_secret(AKSK)
+    await accounts.check("acct")
+    assert await accounts.session("acct") is first
+
+
+async def test_a_load_under_way_when_the_account_is_forgotten_is_not_kept() -> None:
+    kube = FakeKube("AKSK", AKSK)
+    accounts = accounts_for(kube, Cloud())
+    release = asyncio.Event()
+    read_secret = kube.read_secret
+
+    async def slow_read(namespace, name):
+        found = await read_secret(namespace, name)
+        await release.wait()
+        return found
+
+    kube.read_secret = slow_read  # type: ignore[method-assign]
+    loading = asyncio.create_task(accounts.session("acct"))
+    await settle()
+    kube.set_secret(None)
+    accounts.forget("acct")  # the Secret's deletion seen while the old one is being read
+    release.set()
+    await loading  # the pass that started before gets what it read ...
+    with pytest.raises(DependencyNotReady):  # ... but nobody after it
+        await accounts.session("acct")
+
+
+async def test_an_incomplete_secret_names_the_missing_keys_never_values() -> None:
+    kube = FakeKube("IAMPassword", {"domain": "dom", "password": "Not-Shown-1"})
+    accounts = accounts_for(kube, Cloud())
+    with pytest.raises(InvalidInput) as info:
+        await accounts.check("acct")
+    assert "lacks user (needed for authType IAMPassword)" in info.value.message
+    assert "Not-Shown-1" not in info.value.message and info.value.woken
+
+
+async def test_an_unknown_account_is_waited_for() -> None:
+    accounts = accounts_for(FakeKube("AKSK", AKSK), Cloud())
+    with pytest.raises(DependencyNotReady, match="HuaweiCloudAccount other not found") as info:
+        await accounts.session("other")
+    assert info.value.woken
+
+
+async def test_a_wrong_iam_password_is_tried_once_for_every_pass_on_the_account() -> None:
+    kube, cloud = FakeKube("IAMPassword", {**IAM, "password": "Wrong-Passw0rd"}), Cloud()
+    accounts = accounts_for(kube, cloud)
+    results = await asyncio.gather(*(accounts.session("acct") for _ in range(50)),
+                                   return_exceptions=True)
+    assert all(isinstance(r, AuthFailed) and r.woken for r in results)
+    assert "IAM refused the login of HuaweiCloudAccount acct" in results[0].message
+    assert "wrong password" in results[0].message and "Wrong-Passw0rd" not in results[0].message
+    assert cloud.token_requests == 1 and cloud.calls == 0
+    await settle()
+    assert [name for name, _ in kube.woken] == ["acct"]  # told once, not per pass
+
+    with pytest.raises(AuthFailed):  # the account's own check: what IAM said, not asked again
+        await accounts.check("acct")
+    assert cloud.token_requests == 1
+    await asyncio.sleep(0.1)  # once IAM may be asked again, the account is woken to try
+    assert kube.woken[-1] == ("acct", "IAM may be asked again")
+
+    kube.set_secret(IAM)  # corrected: a new session, no refusal remembered
+    assert await accounts.check("acct") == ("IAMPassword credentials found in Secret ns/creds; "
+                                            "IAM accepted the login")
+    session = await accounts.session("acct")
+    assert (await session.vpn.get_user("srv", "u1")).name == "alice"
+    assert cloud.token_requests == 2  # the refused login and the right one
+
+
+async def test_aksk_refused_in_calls_makes_the_account_auth_failed_until_a_call_passes(
+) -> None:
+    kube, cloud = FakeKube("AKSK", {**AKSK, "accessKey": "WRONG"}), Cloud()
+    accounts = accounts_for(kube, cloud)
+    await accounts.check("acct")
+    session = await accounts.session("acct")
+    for _ in range(5):
+        with pytest.raises(AuthError):
+            await session.vpn.get_user("srv", "u1")
+    await settle()
+    assert len(kube.woken) == 1  # the account is told once
+    with pytest.raises(AuthFailed, match="refused the AK/SK of HuaweiCloudAccount acct") as info:
+        await accounts.check("acct")
+    assert info.value.woken and "APIGW.0301" in info.value.message
+
+    kube.set_secret(AKSK)  # corrected
+    assert await accounts.check("acct") == "AKSK credentials found in Secret ns/creds"
+    await (await accounts.session("acct")).vpn.get_user("srv", "u1")
+
+
+async def test_removing_an_account_closes_its_session_and_stops_watching_its_secret() -> None:
+    kube = FakeKube("AKSK", AKSK)
+    refs = SecretRefs()
+    accounts = accounts_for(kube, Cloud(), refs)
+    await accounts.check("acct")
+    session = await accounts.session("acct")
+    await accounts.remove("acct")
+    assert not refs.watched("ns", "creds")
+    assert accounts.pacer_snapshots() == []
+    with pytest.raises(RuntimeError):  # its clients are closed
+        await session.vpn.get_user("srv", "u1")
+
+
+def test_a_deleted_account_waits_for_its_users_with_growing_delays() -> None:
+    outcomes = [deletion_outcome(3, attempt) for attempt in range(7)]
+    assert {o.reason for o in outcomes} == {Reason.IN_USE}
+    assert {o.next for o in outcomes} == {Next.REQUEUE}  # never terminal: kopf keeps it
+    assert [o.delay for o in outcomes] == [1, 2, 4, 8, 15, 15, 15]
+    assert outcomes[0].message.startswith("3 resource(s) still name this account")
+    assert not outcomes[0].ready and outcomes[0].synced_reason is Reason.IN_USE
+    gone = deletion_outcome(0, 9)
+    assert gone.next is Next.DONE and gone.reason is Reason.DELETING

@@ -1,11 +1,21 @@
 """Which cloud session a resource uses: its `accountRef` (a HuaweiCloudAccount and its
-credentials Secret) or the operator's default account from the environment (HW_*)."""
+credentials Secret) or the operator's default account from the environment (HW_*).
+
+A HuaweiCloudAccount's Secret is watched (SecretRefs): a change, deletion or creation wakes
+the account, whose handler re-reads it (`Accounts.check`). The account's Ready condition
+says whether it can be used; when that changes the handler wakes the resources naming it,
+which wait (woken, not retried) while it cannot.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
+import logging
 import os
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -13,13 +23,34 @@ from pydantic import SecretStr, ValidationError
 
 from ..api import HUAWEI_CLOUD_ACCOUNT
 from ..api.account import HuaweiCloudAccountSpec
-from ..cloud import AccountConfig, CloudSession
-from .kube import Kube
-from .outcome import DependencyNotReady, InvalidInput
+from ..cloud import AccountConfig, AuthError, CloudError, CloudSession
+from .kube import Kube, SecretData
+from .outcome import (
+    AuthFailed,
+    CloudBusy,
+    DependencyNotReady,
+    InvalidInput,
+    Next,
+    Outcome,
+    Reason,
+    ReconcileProblem,
+)
+from .secret_refs import SecretRefs
+
+log = logging.getLogger(__name__)
 
 DEFAULT = ""  # cache key of the default account
 AKSK_KEYS = ("accessKey", "secretKey")
 IAM_KEYS = ("domain", "user", "password")
+# An account in use is looked at again after 1, 2, 4, 8 s, then every 15 s: kopf runs a
+# handler that asked to be retried only once its delay is over, whatever wakes it.
+IN_USE_MAX_DELAY = 15.0
+MakeSession = Callable[[AccountConfig, Callable[[], None] | None], CloudSession]
+
+
+def account_key(name: str) -> tuple[str, str, str]:
+    """How the operator's tables (SecretRefs) name a HuaweiCloudAccount."""
+    return (HUAWEI_CLOUD_ACCOUNT.kind, "", name)
 
 
 def default_account_from_env(env: Mapping[str, str] = os.environ) -> AccountConfig | None:
@@ -38,17 +69,19 @@ def default_account_from_env(env: Mapping[str, str] = os.environ) -> AccountConf
     )
 
 
-async def account_config(kube: Kube, spec: HuaweiCloudAccountSpec) -> AccountConfig:
-    """The client configuration of an account resource, read from its Secret."""
+def account_config(spec: HuaweiCloudAccountSpec, secret: SecretData | None) -> AccountConfig:
+    """The client configuration of an account resource, from its Secret as read. The
+    problems are `woken`: the Secret's watch wakes the account, and the account its users."""
     ref = spec.credentials_secret_ref
-    secret = await kube.read_secret(ref.namespace, ref.name)
     if secret is None:
-        raise DependencyNotReady(f"credentials Secret {ref.namespace}/{ref.name} not found")
+        raise DependencyNotReady(f"credentials Secret {ref.namespace}/{ref.name} not found",
+                                 woken=True)
     keys = AKSK_KEYS if spec.auth_type == "AKSK" else IAM_KEYS
     missing = [k for k in keys if not secret.data.get(k)]
     if missing:
         raise InvalidInput(f"credentials Secret {ref.namespace}/{ref.name} lacks "
-                           f"{', '.join(missing)} (needed for authType {spec.auth_type})")
+                           f"{', '.join(missing)} (needed for authType {spec.auth_type})",
+                           woken=True)
     common = {"region": spec.region, "project_id": spec.project_id,
               "vpn_endpoint": spec.endpoints.vpn, "dms_endpoint": spec.endpoints.dms,
               "iam_endpoint": spec.endpoints.iam}
@@ -59,83 +92,206 @@ async def account_config(kube: Kube, spec: HuaweiCloudAccountSpec) -> AccountCon
                          iam_password=SecretStr(secret.data["password"]))
 
 
+def deletion_outcome(users: int, attempt: int) -> Outcome:
+    """A deleted account waits while `users` resources name it in spec.accountRef (how many,
+    not which: tenants must not learn each other's names), then goes. Never terminal: kopf
+    would release the finalizer."""
+    if users:
+        return Outcome(ready=False, reason=Reason.IN_USE,
+                       message=f"{users} resource(s) still name this account in "
+                       "spec.accountRef; it is deleted once none does",
+                       next=Next.REQUEUE, delay=min(2.0 ** attempt, IN_USE_MAX_DELAY),
+                       synced=False, synced_reason=Reason.IN_USE)
+    return Outcome(ready=False, reason=Reason.DELETING, message="no resource uses it")
+
+
 @dataclass
 class _Entry:
-    config: AccountConfig
-    session: CloudSession
-    checked_at: float
+    """One account as last read."""
+
+    generation: int = -1  # the account's `forget` count when it was read
+    checked_at: float = float("-inf")
+    config: AccountConfig | None = None
+    source: str = ""  # where the credentials came from, for messages
+    # Kept while the account cannot be used (`problem`): it may come back as it was.
+    session: CloudSession | None = None
+    problem: ReconcileProblem | None = None
 
 
 class Accounts:
-    """Cloud sessions by account name, re-read at most every `ttl` seconds so that a changed
-    account or credentials Secret takes effect without a restart."""
+    """Cloud sessions by account name, re-read at most every `ttl` seconds, and at once after
+    `forget` (the account or its Secret changed), so that a change takes effect without a
+    restart. While an account cannot be used, that is remembered as long and every pass on
+    it gets the same problem without reading it again."""
 
-    def __init__(self, kube: Kube, default: AccountConfig | None,
-                 make_session: Callable[[AccountConfig], CloudSession], ttl: float = 30.0,
+    def __init__(self, kube: Kube, default: AccountConfig | None, make_session: MakeSession,
+                 secret_refs: SecretRefs, ttl: float = 30.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.kube = kube
         self.default = default
         self.make_session = make_session
+        self.secret_refs = secret_refs
         self.ttl = ttl
         self.clock = clock
         self._entries: dict[str, _Entry] = {}
+        self._generations: defaultdict[str, int] = defaultdict(int)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._rechecks: dict[str, asyncio.TimerHandle] = {}
+        self._wakes: set[asyncio.Task[None]] = set()
 
     async def session(self, account_name: str | None) -> CloudSession:
-        key = account_name or DEFAULT
-        entry = self._entries.get(key)
-        if entry and self.clock() - entry.checked_at < self.ttl:
-            return entry.session
-        # One load at a time per account: concurrent passes share the session it makes
-        # (and its token, pacer and listings) instead of each making their own.
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            entry = self._entries.get(key)
-            if entry and self.clock() - entry.checked_at < self.ttl:
-                return entry.session
-            return await self._refresh(key, account_name, entry)
+        """The account's session. An IAM account's login is checked first (one token request
+        shared by all, then cached; a refusal is remembered): while IAM refuses it, passes end
+        AuthFailed and wait for the account to wake them, instead of each retrying."""
+        entry = await self._entry(account_name)
+        assert entry.session is not None
+        if account_name and entry.session.token_provider is not None:
+            await self._login(account_name, entry.session)
+        return entry.session
 
-    async def _refresh(self, key: str, account_name: str | None,
-                       entry: _Entry | None) -> CloudSession:
-        config = await self._load(account_name)
-        if entry and entry.config == config:
-            entry.checked_at = self.clock()
-            return entry.session
-        if entry:
+    async def check(self, name: str) -> str:
+        """For the account's handler: reads the account and its Secret afresh, and returns
+        its Ready message or raises why it cannot be used. An IAM user's login is tried (the
+        one its resources share; a refusal wakes the account again when IAM may be asked
+        again); AK/SK has no login: it fails when the cloud refused its resources' calls."""
+        self.forget(name)
+        self._recheck(name, None)
+        entry = await self._entry(name)
+        session = entry.session
+        assert session is not None
+        provider = session.token_provider
+        if provider is None:
+            refused = session.auth_status.failure
+            if refused is not None:
+                raise AuthFailed(f"the cloud refused the AK/SK of HuaweiCloudAccount {name} "
+                                 f"from {entry.source}: {refused}", woken=True)
+            return f"AKSK credentials found in {entry.source}"
+        try:
+            await self._login(name, session)
+        except AuthFailed:
+            self._recheck(name, provider.failure_remembered_for())
+            raise
+        except CloudError as error:
+            if error.retryable:
+                raise CloudBusy(f"IAM did not answer the login: {error}") from None
+            raise InvalidInput(f"IAM refused the login request: {error}", woken=True) from None
+        return f"IAMPassword credentials found in {entry.source}; IAM accepted the login"
+
+    def forget(self, account_name: str) -> None:
+        """The account or its Secret changed: the next use re-reads it (replacing the session
+        if its configuration changed). A read under way now counts as stale."""
+        self._generations[account_name] += 1
+
+    async def remove(self, name: str) -> None:
+        """The account is deleted: its session is closed, its Secret no longer watched."""
+        self.forget(name)
+        self._recheck(name, None)
+        self.secret_refs.untrack(account_key(name))
+        entry = self._entries.pop(name, None)
+        if entry is not None and entry.session is not None:
             await entry.session.aclose()
-        session = self.make_session(config)
-        self._entries[key] = _Entry(config, session, self.clock())
-        return session
 
-    async def _load(self, account_name: str | None) -> AccountConfig:
+    def _fresh(self, key: str) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is None or entry.generation != self._generations[key] or \
+                self.clock() - entry.checked_at >= self.ttl:
+            return None
+        return entry
+
+    async def _entry(self, account_name: str | None) -> _Entry:
+        key = account_name or DEFAULT
+        entry = self._fresh(key)
+        if entry is None:
+            # One load at a time per account: concurrent passes share the session it makes
+            # (and its token, pacer and listings) instead of each making their own.
+            async with self._locks.setdefault(key, asyncio.Lock()):
+                entry = self._fresh(key) or await self._refresh(key, account_name)
+        if entry.problem is not None:
+            raise copy.copy(entry.problem)  # a copy each: callers' tracebacks stay their own
+        return entry
+
+    async def _refresh(self, key: str, account_name: str | None) -> _Entry:
+        generation = self._generations[key]
+        entry = self._entries.setdefault(key, _Entry())
+        try:
+            config, source = await self._load(account_name)
+        except ReconcileProblem as problem:
+            entry.problem = problem
+        else:
+            entry.problem, entry.source = None, source
+            if config != entry.config:
+                if entry.session is not None:
+                    await entry.session.aclose()
+                on_auth_change = None if account_name is None else functools.partial(
+                    self._wake, account_name, "the cloud's answer to its credentials changed")
+                entry.config, entry.session = config, self.make_session(config, on_auth_change)
+        entry.generation, entry.checked_at = generation, self.clock()
+        return entry
+
+    async def _load(self, account_name: str | None) -> tuple[AccountConfig, str]:
+        """The account's configuration, and where its credentials come from."""
         if not account_name:
             if self.default is None:
                 raise DependencyNotReady(
                     "no accountRef and the operator has no default account (HW_REGION_NAME, "
                     "HW_PROJECT_ID, HW_ACCESS_KEY, HW_SECRET_KEY)")
-            return self.default
+            return self.default, "the operator's environment"
         body = await self.kube.get_object(HUAWEI_CLOUD_ACCOUNT, account_name)
-        if body is None:
-            raise DependencyNotReady(f"HuaweiCloudAccount {account_name} not found")
+        if body is None:  # its creation wakes the resources naming it
+            raise DependencyNotReady(f"HuaweiCloudAccount {account_name} not found", woken=True)
         try:
             spec = HuaweiCloudAccountSpec.model_validate(body.get("spec") or {})
         except ValidationError as error:
-            raise InvalidInput(f"HuaweiCloudAccount {account_name}: {error}") from None
-        return await account_config(self.kube, spec)
+            raise InvalidInput(f"HuaweiCloudAccount {account_name}: {error}",
+                               woken=True) from None
+        ref = spec.credentials_secret_ref
+        secret = await self.kube.read_secret(ref.namespace, ref.name)
+        self.secret_refs.track(account_key(account_name), ref.name,
+                               secret.resource_version if secret else "", namespace=ref.namespace)
+        return account_config(spec, secret), f"Secret {ref.namespace}/{ref.name}"
 
-    def forget(self, account_name: str) -> None:
-        """The account changed: the next use re-reads it (and replaces the session if needed)."""
-        entry = self._entries.get(account_name)
-        if entry:
-            entry.checked_at = float("-inf")
+    @staticmethod
+    async def _login(name: str, session: CloudSession) -> None:
+        assert session.token_provider is not None
+        try:
+            await session.token_provider.token()
+        except AuthError as refused:
+            raise AuthFailed(f"IAM refused the login of HuaweiCloudAccount {name}: {refused}",
+                             woken=True) from None
+
+    def _recheck(self, name: str, delay: float | None) -> None:
+        """Wakes the account after `delay` seconds (None: no more), replacing any earlier."""
+        pending = self._rechecks.pop(name, None)
+        if pending is not None:
+            pending.cancel()
+        if delay is not None:
+            self._rechecks[name] = asyncio.get_running_loop().call_later(
+                delay, self._wake, name, "IAM may be asked again")
+
+    def _wake(self, name: str, why: str) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self.kube.wake(HUAWEI_CLOUD_ACCOUNT, "", name, why))
+        self._wakes.add(task)
+        task.add_done_callback(self._woken)
+
+    def _woken(self, task: asyncio.Task[None]) -> None:
+        self._wakes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("waking a HuaweiCloudAccount failed: %s", task.exception())
 
     def pacer_snapshots(self) -> list[tuple[str, str, dict[str, float]]]:
         """(account, pacer key, its state) of every session's per-server pacers; the
         operator's default account shows as "(default)", which no account can be named."""
         return [(account or "(default)", key, limiter.snapshot())
-                for account, entry in list(self._entries.items())
+                for account, entry in list(self._entries.items()) if entry.session is not None
                 for key, limiter in entry.session.limiters.items()]
 
     async def aclose(self) -> None:
+        for pending in self._rechecks.values():
+            pending.cancel()
+        for task in self._wakes:
+            task.cancel()
         entries, self._entries = self._entries, {}
         for entry in entries.values():
-            await entry.session.aclose()
+            if entry.session is not None:
+                await entry.session.aclose()

@@ -43,3 +43,10 @@ def is_ready(status: dict[str, Any] | None) -> bool:
         if condition.get("type") == "Ready":
             return condition.get("status") == "True"
     return False
+
+
+def ready_reason(status: dict[str, Any] | None) -> str | None:
+    for condition in (status or {}).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return condition.get("reason")
+    return None

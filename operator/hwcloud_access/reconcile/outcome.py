@@ -22,6 +22,7 @@ class Reason(StrEnum):
     AUTH_FAILED = "AuthFailed"  # the cloud refused the credentials
     ACCESS_DENIED = "AccessDenied"  # the credentials lack permission
     NOT_FOUND = "NotFound"  # Observe mode: no such cloud object
+    IN_USE = "InUse"  # an account being deleted that resources still name
     PAUSED = "ReconcilePaused"  # the paused annotation is set
     SUCCESS = "ReconcileSuccess"  # Synced: the last pass completed
     ERROR = "ReconcileError"  # Synced: unexpected failure
@@ -91,3 +92,15 @@ class InvalidInput(ReconcileProblem):
 class DependencyNotReady(ReconcileProblem):
     reason = Reason.DEPENDENCY_NOT_READY
     delay = 30.0
+
+
+class AuthFailed(ReconcileProblem):
+    """The cloud refused an account's credentials."""
+
+    reason = Reason.AUTH_FAILED
+
+
+class CloudBusy(ReconcileProblem):
+    """The cloud did not answer, or answered with something to retry."""
+
+    reason = Reason.CLOUD_BUSY

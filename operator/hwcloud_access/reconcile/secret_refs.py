@@ -1,4 +1,5 @@
-"""Which resources use which Secret, so that a change of a Secret's content wakes them."""
+"""Which resources (and HuaweiCloudAccounts) use which Secret, so that a change of a Secret's
+content, or its creation or deletion, wakes them."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ class SecretRefs:
         self._by_resource: dict[Key, tuple[str, str]] = {}
         self._versions: dict[tuple[str, str], str] = {}
 
-    def track(self, resource: Key, secret_name: str, resource_version: str) -> None:
-        """`resource` used this version of the Secret in its last pass."""
-        secret = (resource[1], secret_name)
+    def track(self, resource: Key, secret_name: str, resource_version: str,
+              namespace: str | None = None) -> None:
+        """`resource` used this version of the Secret ("": it was not there) in its last
+        pass. The Secret is in the resource's namespace, or in `namespace` (a cluster-scoped
+        HuaweiCloudAccount's)."""
+        secret = (resource[1] if namespace is None else namespace, secret_name)
         if self._by_resource.get(resource) == secret:
             return
         self.untrack(resource)

@@ -1,0 +1,144 @@
+"""HuaweiCloudAccounts end to end (real API server, emulator, `hwcloud-access run`): the
+account follows its credentials Secret, its deletion waits for the resources naming it, and
+a refused IAM password costs one login for all of them."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from tests.e2e.test_operator import account, mq_user, secret, user
+from tests.support.emulator import EmulatorProcess
+from tests.support.operator import condition, wait_for, wait_ready, wait_reason
+from tests.support.testbed import Testbed
+
+HWA = "HuaweiCloudAccount"
+
+
+@pytest.fixture
+def stack(operator_stack, namespace):
+    testbed, emulator, _ = operator_stack
+    made: list[str] = []
+    yield testbed, emulator, namespace, made
+    # The namespace goes after the test, and with it the resources; then the accounts.
+    for name in made:
+        testbed.kubectl("delete", "huaweicloudaccount", name, "--wait=false", check=False)
+
+
+def ak(ns: str, tag: str) -> str:
+    return f"{tag}_{ns.replace('-', '_')}"
+
+
+def reasons(testbed: Testbed, kind: str, ns: str) -> dict[str, str]:
+    items = json.loads(testbed.kubectl("get", kind, "-n", ns, "-o", "json").stdout)["items"]
+    return {o["metadata"]["name"]: condition(o).get("reason", "") for o in items}
+
+
+def token_requests(emulator: EmulatorProcess, status: str) -> int:
+    return emulator.stats()["calls"].get("issue_token", {}).get(status, 0)
+
+
+def test_account_follows_its_secret_and_so_do_its_resources(stack) -> None:
+    testbed, emulator, ns, made = stack
+    info = emulator.config
+    name = f"follow-{ns}"
+    made.append(name)
+    testbed.apply(secret("creds", accessKey=info.access_key, secretKey=info.secret_key), ns)
+    testbed.apply(account(name, emulator, ns, "creds"))
+    testbed.apply(mq_user("svc", ak(ns, "follow"), accountRef={"name": name}), ns)
+    wait_ready(testbed, HWA, name, None)
+    wait_ready(testbed, "MqUser", "svc", ns)
+
+    testbed.kubectl("delete", "secret", "creds", "-n", ns)
+    gone = wait_reason(testbed, HWA, name, None, "DependencyNotReady")
+    assert f"credentials Secret {ns}/creds not found" in condition(gone)["message"]
+    stuck = wait_reason(testbed, "MqUser", "svc", ns, "DependencyNotReady")  # woken to say so
+    assert f"credentials Secret {ns}/creds not found" in condition(stuck)["message"]
+
+    testbed.apply(secret("creds", accessKey=info.access_key), ns)  # back, but incomplete
+    half = wait_reason(testbed, HWA, name, None, "InvalidSpec")
+    assert "lacks secretKey" in condition(half)["message"]
+    assert info.access_key not in json.dumps(half)
+
+    testbed.apply(secret("creds", accessKey=info.access_key, secretKey=info.secret_key), ns)
+    wait_ready(testbed, HWA, name, None, timeout=20)
+    wait_ready(testbed, "MqUser", "svc", ns, timeout=20)  # woken, not retried
+
+
+def test_account_deletion_waits_for_the_resources_naming_it(stack) -> None:
+    testbed, emulator, ns, made = stack
+    info = emulator.config
+    name = f"used-{ns}"
+    made.append(name)
+    testbed.apply(secret("creds", accessKey=info.access_key, secretKey=info.secret_key), ns)
+    testbed.apply(account(name, emulator, ns, "creds"))
+    testbed.apply(mq_user("first", ak(ns, "used1"), accountRef={"name": name}), ns)
+    testbed.apply(user("second", f"used2-{ns}", accountRef={"name": name}), ns)
+    wait_ready(testbed, "MqUser", "first", ns)
+    wait_ready(testbed, "VpnUser", "second", ns)
+    assert "access.hwcloud.dev/finalizer" in testbed.get(HWA, name)["metadata"]["finalizers"]
+
+    testbed.kubectl("delete", "huaweicloudaccount", name, "--wait=false")
+    blocked = wait_reason(testbed, HWA, name, None, "InUse")
+    message = condition(blocked)["message"]
+    assert message.startswith("2 resource(s) still name this account") and ns not in message
+    assert condition(blocked, "Synced")["reason"] == "InUse"
+
+    testbed.kubectl("delete", "mquser", "first", "-n", ns, "--timeout=60s")
+    wait_for(lambda: condition(testbed.get(HWA, name)).get("message", "").startswith("1 "),
+             30, what="one user left")
+    # The last one moves to the operator's default account.
+    testbed.apply(user("second", f"used2-{ns}"), ns)
+    wait_for(lambda: testbed.get(HWA, name) is None, 30, what="account deleted")
+    wait_ready(testbed, "VpnUser", "second", ns)
+
+
+def test_a_wrong_iam_password_costs_one_login_for_fifty_resources(stack) -> None:
+    testbed, emulator, ns, made = stack
+    info = emulator.config
+    name = f"iam-{ns}"
+    made.append(name)
+    refused, accepted = token_requests(emulator, "401"), token_requests(emulator, "201")
+    testbed.apply(secret("iam", domain=info.iam_domain, user=info.iam_user,
+                         password="Not-The-Password-1"), ns)
+    testbed.apply({"apiVersion": "v1", "kind": "List", "items": [
+        account(name, emulator, ns, "iam", "IAMPassword"),
+        *(mq_user(f"mq{n:02d}", ak(ns, f"iam{n:02d}"), accountRef={"name": name})
+          for n in range(50))]}, ns)
+
+    failed = wait_reason(testbed, HWA, name, None, "AuthFailed")
+    assert "IAM.0002" in condition(failed)["message"]
+    assert "The username or password is wrong" in condition(failed)["message"]
+    wait_for(lambda: set(reasons(testbed, "MqUser", ns).values()) == {"AuthFailed"}
+             and len(reasons(testbed, "MqUser", ns)) == 50, 60, what="50 MqUsers AuthFailed")
+    time.sleep(3)  # nothing retries on its own meanwhile
+    assert token_requests(emulator, "401") - refused == 1
+    mine = {ak(ns, f"iam{n:02d}") for n in range(50)}
+    assert not mine & {u["access_key"] for u in emulator.mq_state()["users"]}
+
+    testbed.apply(secret("iam", domain=info.iam_domain, user=info.iam_user,
+                         password=info.iam_password), ns)
+    wait_ready(testbed, HWA, name, None, timeout=20)
+    wait_for(lambda: set(reasons(testbed, "MqUser", ns).values()) == {"Available"}, 60,
+             what="50 MqUsers Ready once the password is right")
+    assert token_requests(emulator, "401") - refused == 1
+    assert token_requests(emulator, "201") - accepted == 1
+
+
+def test_aksk_refused_in_its_resources_calls_marks_the_account(stack) -> None:
+    testbed, emulator, ns, made = stack
+    info = emulator.config
+    name = f"aksk-{ns}"
+    made.append(name)
+    testbed.apply(secret("creds", accessKey=info.access_key, secretKey="Not-The-Key-123"), ns)
+    testbed.apply(account(name, emulator, ns, "creds"))
+    wait_ready(testbed, HWA, name, None)  # AK/SK has no login: nothing refused it yet
+    testbed.apply(mq_user("svc", ak(ns, "aksk"), accountRef={"name": name}), ns)
+    wait_reason(testbed, "MqUser", "svc", ns, "AuthFailed")
+    failed = wait_reason(testbed, HWA, name, None, "AuthFailed")
+    assert "APIGW.0301" in condition(failed)["message"]
+    assert "Not-The-Key-123" not in json.dumps(failed)
+
+    testbed.apply(secret("creds", accessKey=info.access_key, secretKey=info.secret_key), ns)
+    wait_ready(testbed, HWA, name, None, timeout=20)
