@@ -16,6 +16,7 @@ from .reconcile.accounts import deletion_outcome
 from .reconcile.adapters import ADAPTERS
 from .reconcile.conditions import conditions_for, ready_reason
 from .reconcile.outcome import Next, Outcome, Reason, ReconcileProblem
+from .reconcile.ownership import Claimant, CloudKey, claim_of
 from .reconcile.resource import RECONCILE_REQUEST_ANNOTATION, Resource
 from .runtime import KINDS, KOPF_CONNECTIONS_ENV, Runtime, build_runtime, settings_from_env
 
@@ -96,11 +97,12 @@ def _finish(resource: Resource, patch: kopf.Patch, outcome: Outcome) -> None:
         raise kopf.PermanentError(outcome.message)
 
 
-async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims: kopf.Index,
+                    **_: Any) -> None:
     rt = runtime()
     resource = _resource(body)
     adapter = ADAPTERS[resource.kind.kind]
-    outcome = await rt.engine.reconcile(adapter, resource, attempt=retry)
+    outcome = await rt.engine.reconcile(adapter, resource, attempt=retry, claims=cloud_claims)
     key = resource.key
     if outcome.ready and outcome.cloud_object is not None:
         rt.drift.track(key, outcome.view, adapter.cloud_id, outcome.cloud_object,
@@ -113,19 +115,20 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) ->
     _finish(resource, patch, outcome)
 
 
-async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims: kopf.Index,
+                 **_: Any) -> None:
     """kopf releases the finalizer when this returns: only once the engine says the cloud
     object is gone or let be; every other outcome is tried again (never PermanentError)."""
     rt = runtime()
     resource = _resource(body)
     key = resource.key
     rt.drift.untrack(key)
-    outcome = await rt.engine.delete(ADAPTERS[resource.kind.kind], resource, attempt=retry)
+    outcome = await rt.engine.delete(ADAPTERS[resource.kind.kind], resource, attempt=retry,
+                                     claims=cloud_claims)
     if not outcome.released:  # kopf would release the finalizer after a PermanentError
         outcome.next, outcome.delay = Next.REQUEUE, outcome.delay or 1.0
         _finish(resource, patch, outcome)  # raises kopf.TemporaryError
         return
-    rt.engine.release(key)
     rt.engine.admission.forget(key)
     rt.secret_refs.untrack(key)
     metrics.set_ready(*key, None)
@@ -134,9 +137,29 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> No
     _finish(resource, patch, outcome)
 
 
+async def cloud_claims(body: kopf.Body, **_: Any) -> dict[CloudKey, Claimant]:
+    """Which resource claims which cloud object (reconcile/ownership.py): kopf fills the
+    index from every resource before any handler runs, so ownership survives restarts."""
+    adapter = ADAPTERS[body["kind"]]
+    return claim_of(adapter.cloud_key(dict(body.get("spec") or {}), body.metadata.name),
+                    dict(body))
+
+
+async def gone(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+    """A resource is gone from the API server (and from the claims index): its claim goes,
+    and the resources refused for the same cloud object are woken (one may own it now)."""
+    if event["type"] != "DELETED" or _runtime is None:
+        return
+    key = ADAPTERS[body["kind"]].cloud_key(dict(body.get("spec") or {}), body.metadata.name)
+    for kind, namespace, name in _runtime.engine.ownership.release(key, body.metadata.uid):
+        await _runtime.kube.wake(KINDS[kind], namespace, name, "the cloud object's owner is gone")
+
+
 for _kind in ALL_KINDS:
     if _kind is HUAWEI_CLOUD_ACCOUNT:
         continue
+    kopf.index(GROUP, VERSION, _kind.plural, id="cloud_claims")(cloud_claims)
+    kopf.on.event(GROUP, VERSION, _kind.plural, id="gone")(gone)
     for _register in (kopf.on.create, kopf.on.update, kopf.on.resume):
         _register(GROUP, VERSION, _kind.plural, id="reconcile")(reconcile)
     kopf.on.delete(GROUP, VERSION, _kind.plural, id="delete")(delete)

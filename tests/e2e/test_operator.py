@@ -212,13 +212,20 @@ def test_group_with_users_waits_for_them_before_deleting(stack) -> None:
     assert cloud_groups(emulator, f"team-{ns}") == []
 
 
-def test_adoption_of_an_existing_cloud_object(stack) -> None:
+def test_adoption_of_an_existing_cloud_object_only_on_request(stack) -> None:
     testbed, emulator, _, ns = stack
     existing = out_of_band(emulator, lambda s: s.vpn.create_group(
         SERVER, name=f"legacy-{ns}", description="made by hand",
         client_token="11111111-2222-4333-8444-" + ns[-10:].rjust(12, "0")))
     emulator.apply_now()
-    testbed.apply(group("legacy", f"legacy-{ns}", description="made by hand"), ns)
+    testbed.apply(group("legacy", f"legacy-{ns}", description="changed"), ns)
+    refused = wait_reason(testbed, "VpnUserGroup", "legacy", ns, "AlreadyExists")
+    assert "adoptionPolicy: Adopt" in condition(refused)["message"]
+    assert not refused["status"].get("id")
+    [untouched] = cloud_groups(emulator, f"legacy-{ns}")
+    assert untouched["description"] == "made by hand"  # adoption only on request
+    testbed.apply(group("legacy", f"legacy-{ns}", description="made by hand",
+                        adoptionPolicy="Adopt"), ns)
     obj = wait_ready(testbed, "VpnUserGroup", "legacy", ns)
     assert obj["status"]["id"] == existing
     assert len(cloud_groups(emulator, f"legacy-{ns}")) == 1

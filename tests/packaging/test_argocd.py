@@ -90,6 +90,8 @@ EXPECTED = {
     Reason.AUTH_FAILED: "Degraded",
     Reason.ACCESS_DENIED: "Degraded",
     Reason.NOT_FOUND: "Degraded",
+    Reason.ALREADY_EXISTS: "Degraded",
+    Reason.ALREADY_OWNED: "Degraded",
     Reason.PAUSED: "Suspended",
     Reason.ERROR: "Degraded",
     Reason.SUCCESS: "Healthy",

@@ -26,6 +26,7 @@ from hwcloud_access.reconcile.credentials import Fingerprinter
 from hwcloud_access.reconcile.dependencies import Dependencies
 from hwcloud_access.reconcile.engine import Engine, EngineSettings, client_token
 from hwcloud_access.reconcile.outcome import Next, Reason
+from hwcloud_access.reconcile.ownership import CloudKey, claimant
 from hwcloud_access.reconcile.resource import Adapter, Context, Resource
 from hwcloud_access.reconcile.secret_refs import SecretRefs
 from hwcloud_access.reconcile.views import CollectionView, Views
@@ -79,6 +80,10 @@ class FakeCloud:
 
 class FakeAdapter(Adapter[Desired, Item]):
     kind = VPN_USER_GROUP
+    client_tokens = True
+
+    def cloud_key(self, spec: dict[str, Any], name: str) -> CloudKey:
+        return CloudKey(self.kind.kind, "server", spec.get("name") or name)
 
     def __init__(self, cloud: FakeCloud, page_size: int = 100) -> None:
         self.cloud = cloud
@@ -122,6 +127,8 @@ class FakeAdapter(Adapter[Desired, Item]):
         new = Item(id=str(uuid.uuid4()), name=desired.name, description=desired.description)
         self.cloud.pending[new.id] = new
         self.cloud.tokens[client_token] = new.id
+        if "lose-create" in self.cloud.fail_on:  # made, but the answer is lost
+            raise self.cloud.fail_on.pop("lose-create")
         return new.id
 
     async def update(self, ctx: Context, desired: Desired, observed: Item) -> None:
@@ -172,6 +179,9 @@ def cloud() -> FakeCloud:
     return FakeCloud()
 
 
+NO_CLAIMS: dict = {}  # the kopf index of claims, empty: no other resource claims anything
+
+
 async def no_wake(key, why) -> None:
     pass
 
@@ -191,10 +201,11 @@ def engine(cloud) -> Engine:
 
 
 def resource(status: dict | None = None, generation: int = 1, uid: str = "uid-1",
-             meta_name: str = "g", annotations: dict | None = None, **spec: Any) -> Resource:
+             meta_name: str = "g", annotations: dict | None = None,
+             created: str = "2026-01-01T00:00:00Z", **spec: Any) -> Resource:
     body = {"apiVersion": "access.hwcloud.dev/v1alpha1", "kind": "VpnUserGroup",
             "metadata": {"name": meta_name, "namespace": "ns", "uid": uid, "generation": generation,
-                         "annotations": annotations or {}},
+                         "annotations": annotations or {}, "creationTimestamp": created},
             "spec": {"vpnServerId": "server", "description": "d", **spec},
             "status": status or {}}
     return Resource(VPN_USER_GROUP, body)
@@ -215,18 +226,19 @@ def evolve(res: Resource, outcome, **changes: Any) -> Resource:
 async def test_create_then_wait_until_applied(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
     res = resource()
-    first = await engine.reconcile(adapter, res)
+    first = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert (first.ready, first.reason, first.next) == (False, Reason.APPLYING, Next.REQUEUE)
     assert cloud.calls == [("intent", "create"), ("create", client_token("uid-1"))]
     assert first.status["pendingChange"]["action"] == "create"
     assert [e.reason for e in first.events] == ["Created"]
 
     res = evolve(res, first)
-    waiting = await engine.reconcile(adapter, res)  # still not visible: no second create
+    waiting = await engine.reconcile(adapter, res,
+                                     claims=NO_CLAIMS)  # still not visible: no second create
     assert waiting.reason is Reason.APPLYING and cloud.ops() == ["create"]
 
     cloud.apply()
-    done = await engine.reconcile(adapter, evolve(res, waiting))
+    done = await engine.reconcile(adapter, evolve(res, waiting), claims=NO_CLAIMS)
     assert (done.ready, done.reason, done.next) == (True, Reason.AVAILABLE, Next.DONE)
     assert done.status["id"] == first.status["id"] and done.status["pendingChange"] is None
     assert done.status["type"] == "Custom"
@@ -238,14 +250,15 @@ async def test_a_waiting_object_reads_itself_when_a_listing_has_more_pages(engin
     for n in range(5):  # 3 pages of 2
         cloud.visible[f"id-{n}"] = Item(id=f"id-{n}", name=f"other-{n}", description="")
     res = resource()
-    first = await engine.reconcile(adapter, res)
+    first = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert (cloud.ops(), cloud.pages_listed) == (["create"], 3)
     res = evolve(res, first)
-    waiting = await engine.reconcile(adapter, res)  # one waiter, 3 pages: one GET instead
+    waiting = await engine.reconcile(adapter, res,
+                                     claims=NO_CLAIMS)  # one waiter, 3 pages: one GET instead
     assert waiting.reason is Reason.APPLYING
     assert (cloud.ops(), cloud.pages_listed) == (["create", "get"], 3)
     cloud.apply()
-    done = await engine.reconcile(adapter, evolve(res, waiting))
+    done = await engine.reconcile(adapter, evolve(res, waiting), claims=NO_CLAIMS)
     assert done.ready and (cloud.ops(), cloud.pages_listed) == (["create", "get", "get"], 3)
 
 
@@ -253,17 +266,18 @@ async def test_objects_waiting_together_share_a_listing(engine, cloud) -> None:
     adapter = FakeAdapter(cloud, page_size=2)
     cloud.visible["id-0"] = Item(id="id-0", name="other", description="")  # 1 page
     res = resource()
-    first = await engine.reconcile(adapter, res)
+    first = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     listed = cloud.pages_listed
-    waiting = await engine.reconcile(adapter, evolve(res, first))
+    waiting = await engine.reconcile(adapter, evolve(res, first), claims=NO_CLAIMS)
     assert waiting.reason is Reason.APPLYING
     assert cloud.ops() == ["create"] and cloud.pages_listed == listed + 1
 
 
 async def test_lost_status_repeats_create_with_the_same_token(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
-    await engine.reconcile(adapter, resource())
-    again = await engine.reconcile(adapter, resource())  # status never written (crash)
+    await engine.reconcile(adapter, resource(), claims=NO_CLAIMS)
+    again = await engine.reconcile(adapter, resource(),
+                                   claims=NO_CLAIMS)  # status never written (crash)
     assert cloud.ops() == ["create", "create"]
     assert cloud.calls[1][1] == cloud.calls[3][1]
     assert len(cloud.pending) == 1 and again.reason is Reason.APPLYING
@@ -272,32 +286,32 @@ async def test_lost_status_repeats_create_with_the_same_token(engine, cloud) -> 
 async def test_update_is_sent_once_while_applying(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
     res = resource()
-    res = evolve(res, await engine.reconcile(adapter, res))
+    res = evolve(res, await engine.reconcile(adapter, res, claims=NO_CLAIMS))
     cloud.apply()
-    res = evolve(res, await engine.reconcile(adapter, res))
-    res = evolve(res, await engine.reconcile(adapter, res), description="new")
-    sent = await engine.reconcile(adapter, res)
+    res = evolve(res, await engine.reconcile(adapter, res, claims=NO_CLAIMS))
+    res = evolve(res, await engine.reconcile(adapter, res, claims=NO_CLAIMS), description="new")
+    sent = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert sent.reason is Reason.APPLYING and cloud.ops() == ["create", "update"]
     assert [e.reason for e in sent.events] == ["Updated"]
     res = evolve(res, sent)
-    waiting = await engine.reconcile(adapter, res)
+    waiting = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert waiting.reason is Reason.APPLYING and cloud.ops() == ["create", "update"]
     cloud.apply()
-    assert (await engine.reconcile(adapter, evolve(res, waiting))).ready
+    assert (await engine.reconcile(adapter, evolve(res, waiting), claims=NO_CLAIMS)).ready
 
 
 async def test_drift_deleted_outside_is_recreated_with_a_new_token(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
     res = resource()
-    res = evolve(res, await engine.reconcile(adapter, res))
+    res = evolve(res, await engine.reconcile(adapter, res, claims=NO_CLAIMS))
     cloud.apply()
-    ready = await engine.reconcile(adapter, res)
+    ready = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     lost = ready.status["id"]
     res = evolve(res, ready, )
     res = Resource(VPN_USER_GROUP, {**res.body, "status": {**res.status,
                                                           "pendingChange": None}})
     cloud.visible.clear()
-    again = await engine.reconcile(adapter, res)
+    again = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert cloud.calls[-1] == ("create", client_token("uid-1", lost))
     assert "Drift" in [e.reason for e in again.events]
 
@@ -305,31 +319,66 @@ async def test_drift_deleted_outside_is_recreated_with_a_new_token(engine, cloud
 async def test_drift_changed_outside_is_put_back(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
     res = resource()
-    res = evolve(res, await engine.reconcile(adapter, res))
+    res = evolve(res, await engine.reconcile(adapter, res, claims=NO_CLAIMS))
     cloud.apply()
-    res = evolve(res, await engine.reconcile(adapter, res))
+    res = evolve(res, await engine.reconcile(adapter, res, claims=NO_CLAIMS))
     [item] = cloud.visible.values()
     cloud.visible[item.id] = item.model_copy(update={"description": "tampered"})
-    fixed = await engine.reconcile(adapter, res)
+    fixed = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert cloud.ops()[-1] == "update"
     assert [e.reason for e in fixed.events] == ["Drift", "Updated"]
 
 
-async def test_existing_object_is_adopted(engine, cloud) -> None:
+async def test_a_same_named_object_it_did_not_make_is_left_alone(engine, cloud) -> None:
+    cloud.visible["x"] = Item(id="x", name="g", description="theirs")
+    outcome = await engine.reconcile(FakeAdapter(cloud), resource(), claims=NO_CLAIMS)
+    assert (outcome.ready, outcome.reason) == (False, Reason.ALREADY_EXISTS)
+    assert "adoptionPolicy: Adopt" in outcome.message and "id" not in outcome.status
+    assert cloud.ops() == [] and cloud.visible["x"].description == "theirs"
+
+
+async def test_adopt_takes_it_over_and_sets_its_credentials(engine, cloud) -> None:
+    cloud.secret, cloud.secret_in_effect = "mine-Secret-1", "theirs-Secret-0"
     cloud.visible["x"] = Item(id="x", name="g", description="d")
-    outcome = await engine.reconcile(FakeAdapter(cloud), resource())
+    outcome = await engine.reconcile(FakeAdapter(cloud), resource(adoptionPolicy="Adopt"),
+                                     claims=NO_CLAIMS)
     assert outcome.ready and outcome.status["id"] == "x" and "adopted" in outcome.message
-    assert [e.reason for e in outcome.events] == ["Adopted"] and cloud.ops() == []
+    assert [e.reason for e in outcome.events] == ["Adopted", "CredentialsRotated"]
+    assert cloud.secret_in_effect == "mine-Secret-1"
 
 
 async def test_create_conflict_adopts_what_appeared_meanwhile(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
-    res = resource()
+    res = resource(adoptionPolicy="Adopt")
     await engine._observe(adapter, await engine._context(res, res.spec()),
                           Desired("g", "d"), max_age=0.0)  # an empty listing is cached
     cloud.visible["y"] = Item(id="y", name="g", description="d")
-    outcome = await engine.reconcile(adapter, res)
+    outcome = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert outcome.ready and outcome.status["id"] == "y" and "adopted" in outcome.message
+
+
+async def test_a_lost_create_answer_is_still_recognised_as_its_own(engine, cloud) -> None:
+    adapter = FakeAdapter(cloud)
+    res = resource()
+    cloud.fail_on["lose-create"] = TransportError("no answer")
+    lost = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
+    assert lost.reason is Reason.CLOUD_BUSY
+    [made] = cloud.pending
+    cloud.apply()  # it shows, found by its name
+    res = Resource(VPN_USER_GROUP, {**res.body, "status": {
+        "pendingChange": engine.kube.patches[-1]["pendingChange"]}})
+    mine = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
+    assert mine.ready and mine.status["id"] == made and not mine.events
+    assert cloud.calls[-1] == ("create", client_token("uid-1"))  # proved by its token
+
+
+async def test_an_intent_is_no_claim_on_an_object_its_token_did_not_make(engine, cloud) -> None:
+    cloud.visible["z"] = Item(id="z", name="g", description="d")  # made by hand, meanwhile
+    intent = {"action": "create", "since": "2026-01-01T00:00:00Z",
+              "clientToken": client_token("uid-1")}  # that create never reached the cloud
+    outcome = await engine.reconcile(FakeAdapter(cloud), resource(status={
+        "pendingChange": intent}), claims=NO_CLAIMS)
+    assert outcome.reason is Reason.ALREADY_EXISTS and outcome.status["pendingChange"] is None
 
 
 @pytest.mark.parametrize("error,reason,next_", [
@@ -340,31 +389,34 @@ async def test_create_conflict_adopts_what_appeared_meanwhile(engine, cloud) -> 
 ])
 async def test_cloud_errors_map_to_conditions(engine, cloud, error, reason, next_) -> None:
     cloud.fail = error
-    outcome = await engine.reconcile(FakeAdapter(cloud), resource())
+    outcome = await engine.reconcile(FakeAdapter(cloud), resource(), claims=NO_CLAIMS)
     assert (outcome.ready, outcome.reason, outcome.next, outcome.synced) == (
         False, reason, next_, False)
     assert outcome.synced_reason is reason
 
 
 async def test_spec_the_schema_missed_is_invalid_without_a_cloud_call(engine, cloud) -> None:
-    outcome = await engine.reconcile(FakeAdapter(cloud), resource(deletionPolicy="Keep"))
+    outcome = await engine.reconcile(FakeAdapter(cloud), resource(deletionPolicy="Keep"),
+                                     claims=NO_CLAIMS)
     assert outcome.reason is Reason.INVALID_SPEC and outcome.next is Next.TERMINAL
     assert "spec.deletionPolicy" in outcome.message and cloud.calls == []
 
 
 async def test_paused_makes_no_call(engine, cloud) -> None:
     res = resource(annotations={"access.hwcloud.dev/paused": "true"})
-    outcome = await engine.reconcile(FakeAdapter(cloud), res)
+    outcome = await engine.reconcile(FakeAdapter(cloud), res, claims=NO_CLAIMS)
     assert (outcome.synced, outcome.synced_reason) == (False, Reason.PAUSED)
     assert cloud.calls == []
 
 
 async def test_observe_policy_never_writes(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
-    missing = await engine.reconcile(adapter, resource(managementPolicy="Observe"))
+    missing = await engine.reconcile(adapter, resource(managementPolicy="Observe"),
+                                     claims=NO_CLAIMS)
     assert missing.reason is Reason.NOT_FOUND and cloud.calls == []
     cloud.visible["z"] = Item(id="z", name="g", description="other")
-    seen = await engine.reconcile(adapter, resource(uid="u2", managementPolicy="Observe"))
+    seen = await engine.reconcile(adapter, resource(uid="u2", managementPolicy="Observe"),
+                                  claims=NO_CLAIMS)
     assert seen.ready and "differs in description" in seen.message and cloud.calls == []
 
 
@@ -372,13 +424,14 @@ async def test_delete_waits_until_gone_and_orphan_keeps_it(engine, cloud) -> Non
     adapter = FakeAdapter(cloud)
     cloud.visible["a"] = Item(id="a", name="g", description="d")
     res = resource(status={"id": "a"})
-    first = await engine.delete(adapter, res)
+    first = await engine.delete(adapter, res, claims=NO_CLAIMS)
     assert first.reason is Reason.DELETING and first.next is Next.REQUEUE
     res = evolve(res, first)
-    second = await engine.delete(adapter, res)  # delete accepted, not applied: no resend
+    second = await engine.delete(adapter, res,
+                                 claims=NO_CLAIMS)  # delete accepted, not applied: no resend
     assert cloud.ops() == ["delete"] and second.next is Next.REQUEUE
     cloud.apply()
-    done = await engine.delete(adapter, evolve(res, second))
+    done = await engine.delete(adapter, evolve(res, second), claims=NO_CLAIMS)
     assert done.released and [e.reason for e in done.events] == ["Deleted"]
     assert not first.released and not second.released
     assert cloud.calls[-1] == ("get", "a")  # absence confirmed by the object itself
@@ -386,7 +439,7 @@ async def test_delete_waits_until_gone_and_orphan_keeps_it(engine, cloud) -> Non
     cloud.visible["b"] = Item(id="b", name="o", description="d")
     calls_before = len(cloud.calls)
     orphan = await engine.delete(adapter, resource(meta_name="o", uid="u3", status={"id": "b"},
-                                                   deletionPolicy="Orphan"))
+                                                   deletionPolicy="Orphan"), claims=NO_CLAIMS)
     assert orphan.released and "b" in cloud.visible
     assert len(cloud.calls) == calls_before  # Orphan: no cloud call at all
 
@@ -404,29 +457,61 @@ async def test_a_listing_that_skipped_the_object_does_not_end_the_deletion(engin
     ctx = await engine._context(res, res.spec())
     view = adapter.view(ctx, Desired("g", "d"))
     view._lister = skipping_lister
-    outcome = await engine.delete(adapter, res)
+    outcome = await engine.delete(adapter, res, claims=NO_CLAIMS)
     assert outcome.next is Next.REQUEUE and ("delete", "c") in cloud.calls
     assert cloud.visible["c"] is hidden or "c" in cloud.pending
 
 
-async def test_two_resources_cannot_manage_one_cloud_object(engine, cloud) -> None:
+async def test_one_owner_per_cloud_object_from_the_claims_index(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
-    await engine.reconcile(adapter, resource(meta_name="first", uid="u1", name="shared"))
-    second = await engine.reconcile(adapter, resource(meta_name="second", uid="u2",
-                                                      name="shared"))
-    assert second.reason is Reason.INVALID_SPEC and "already manages" in second.message
-    released = await engine.delete(adapter, resource(meta_name="second", uid="u2",
-                                                     name="shared"))
-    assert released.released and "delete" not in cloud.ops()
+    cloud.visible["s"] = Item(id="s", name="shared", description="d")
+    first = resource(meta_name="first", uid="u1", name="shared", status={"id": "s"})
+    later = "2026-02-01T00:00:00Z"
+    second = resource(meta_name="second", uid="u2", name="shared", created=later,
+                      adoptionPolicy="Adopt")
+    key = CloudKey("VpnUserGroup", "server", "shared")
+    claims = {key: [claimant(first.body)]}  # as kopf's index has it after a restart
+    refused = await engine.reconcile(adapter, second, claims=claims)
+    assert refused.reason is Reason.ALREADY_OWNED and "first" not in refused.message
+    released = await engine.delete(adapter, second, claims=claims)
+    assert released.released and cloud.ops() == []
+    # two claims from before ownership was indexed: the earlier made resource wins
+    claiming = resource(meta_name="second", uid="u2", name="shared", created=later,
+                        status={"id": "s"})
+    both = {key: [claimant(claiming.body), claimant(first.body)]}
+    assert (await engine.reconcile(adapter, claiming, claims=both)).reason is \
+        Reason.ALREADY_OWNED
+    assert (await engine.reconcile(adapter, first, claims=both)).ready
 
+
+async def test_a_create_holds_its_claim_before_the_index_shows_it(engine, cloud) -> None:
+    adapter = FakeAdapter(cloud)
+    await engine.reconcile(adapter, resource(meta_name="a", uid="u1", name="n"),
+                           claims=NO_CLAIMS)
+    other = await engine.reconcile(adapter, resource(meta_name="b", uid="u2", name="n",
+                                                     adoptionPolicy="Adopt"), claims=NO_CLAIMS)
+    assert other.reason is Reason.ALREADY_OWNED and cloud.ops() == ["create"]
+    key = CloudKey("VpnUserGroup", "server", "n")
+    woken = engine.ownership.release(key, "u1")  # the first is deleted: the name is free
+    assert woken == {("VpnUserGroup", "ns", "b")}
+    cloud.apply()
+    taken = await engine.reconcile(adapter, resource(meta_name="b", uid="u2", name="n",
+                                                     adoptionPolicy="Adopt"), claims=NO_CLAIMS)
+    assert taken.ready and "adopted" in taken.message
+
+
+async def test_deleting_a_resource_that_made_nothing_touches_nothing(engine, cloud) -> None:
+    cloud.visible["h"] = Item(id="h", name="g", description="d")  # same name, not its own
+    released = await engine.delete(FakeAdapter(cloud), resource(), claims=NO_CLAIMS)
+    assert released.released and cloud.calls == [] and "h" in cloud.visible
 
 
 async def test_absent_from_a_stale_listing_is_not_drift(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
     res = resource()
-    first = await engine.reconcile(adapter, res)
+    first = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     cloud.apply()
-    ready = await engine.reconcile(adapter, evolve(res, first))
+    ready = await engine.reconcile(adapter, evolve(res, first), claims=NO_CLAIMS)
     assert ready.ready
 
     async def stale_lister(page_size: int):  # a listing taken before the object showed
@@ -435,7 +520,7 @@ async def test_absent_from_a_stale_listing_is_not_drift(engine, cloud) -> None:
 
     ctx = await engine._context(res, res.spec())
     adapter.view(ctx, Desired("g", "d"))._lister = stale_lister
-    again = await engine.reconcile(adapter, evolve(evolve(res, first), ready))
+    again = await engine.reconcile(adapter, evolve(evolve(res, first), ready), claims=NO_CLAIMS)
     assert again.ready and not again.events
     assert cloud.ops() == ["create", "get"]  # asked the object itself; no second create
 
@@ -445,16 +530,18 @@ async def test_a_long_listing_is_shared_longer_by_first_looks(cloud) -> None:
     adapter = FakeAdapter(cloud, page_size=1)
     for n in range(3):
         cloud.visible[f"id-{n}"] = Item(id=f"id-{n}", name=f"other-{n}", description="")
-    await engine.reconcile(adapter, resource(meta_name="one", uid="u1", name="one"))
+    await engine.reconcile(adapter, resource(meta_name="one", uid="u1", name="one"),
+                           claims=NO_CLAIMS)
     assert cloud.pages_listed == 3
-    await engine.reconcile(adapter, resource(meta_name="two", uid="u2", name="two"))
+    await engine.reconcile(adapter, resource(meta_name="two", uid="u2", name="two"),
+                           claims=NO_CLAIMS)
     assert cloud.pages_listed == 3  # 3 pages: reused for up to 180 s
     assert cloud.ops() == ["create", "create"]
 
 
 # -- never lose track ------------------------------------------------------------------------
 async def test_the_create_intent_is_written_before_the_create(engine, cloud) -> None:
-    first = await engine.reconcile(FakeAdapter(cloud), resource())
+    first = await engine.reconcile(FakeAdapter(cloud), resource(), claims=NO_CLAIMS)
     token = client_token("uid-1")
     assert cloud.calls == [("intent", "create"), ("create", token)]
     assert engine.kube.patches[0]["pendingChange"]["clientToken"] == token
@@ -472,13 +559,14 @@ async def test_a_refused_delete_keeps_the_resource_and_is_tried_again(engine, cl
     cloud.visible["a"] = Item(id="a", name="g", description="d")
     res = resource(status={"id": "a"})
     cloud.fail_on["delete"] = refusal
-    blocked = await engine.delete(adapter, res)
+    blocked = await engine.delete(adapter, res, claims=NO_CLAIMS)
     assert (blocked.released, blocked.reason, blocked.next) == (
         False, Reason.DELETE_BLOCKED, Next.REQUEUE)
     assert str(refusal) in blocked.message and blocked.delay > 0
-    accepted = await engine.delete(adapter, res, attempt=1)  # the denial is lifted
+    accepted = await engine.delete(adapter, res, attempt=1,
+                                   claims=NO_CLAIMS)  # the denial is lifted
     cloud.apply()
-    done = await engine.delete(adapter, evolve(res, accepted))
+    done = await engine.delete(adapter, evolve(res, accepted), claims=NO_CLAIMS)
     assert done.released and cloud.visible == {}
 
 
@@ -486,32 +574,33 @@ async def test_deleted_while_its_create_answer_was_lost(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
     res = resource()
     cloud.fail_on["create"] = TransportError("no answer")
-    lost = await engine.reconcile(adapter, res)  # the create was sent; no id known
+    lost = await engine.reconcile(adapter, res,
+                                  claims=NO_CLAIMS)  # the create was sent; no id known
     assert lost.reason is Reason.CLOUD_BUSY and "id" not in lost.status
     res = Resource(VPN_USER_GROUP, {**res.body, "status": {
         "pendingChange": engine.kube.patches[-1]["pendingChange"]}})
     # the first create never reached the cloud; the second (same token) does, and shows late
-    resolving = await engine.delete(adapter, res)
+    resolving = await engine.delete(adapter, res, claims=NO_CLAIMS)
     assert not resolving.released and resolving.status["id"] in cloud.pending
     made = resolving.status["id"]
     assert cloud.calls[-1] == ("create", client_token("uid-1"))
     res = evolve(res, resolving)
-    waiting = await engine.delete(adapter, res)
+    waiting = await engine.delete(adapter, res, claims=NO_CLAIMS)
     assert not waiting.released and "delete" not in cloud.ops()
     cloud.apply()
-    deleting = await engine.delete(adapter, evolve(res, waiting))
+    deleting = await engine.delete(adapter, evolve(res, waiting), claims=NO_CLAIMS)
     assert ("delete", made) in cloud.calls
     cloud.apply()
-    done = await engine.delete(adapter, evolve(res, deleting))
+    done = await engine.delete(adapter, evolve(res, deleting), claims=NO_CLAIMS)
     assert done.released and cloud.visible == {} and cloud.pending == {}
 
 
 async def ready_with_secret(engine, cloud, adapter) -> Resource:
     cloud.secret = cloud.secret_in_effect = "first-Secret-1"
     res = resource()
-    res = evolve(res, await engine.reconcile(adapter, res))
+    res = evolve(res, await engine.reconcile(adapter, res, claims=NO_CLAIMS))
     cloud.apply()
-    ready = await engine.reconcile(adapter, res)
+    ready = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert ready.ready
     return evolve(res, ready)
 
@@ -521,12 +610,13 @@ async def test_a_reset_whose_answer_was_lost_is_resolved(engine, cloud) -> None:
     res = await ready_with_secret(engine, cloud, adapter)
     cloud.secret = "second-Secret-2"
     cloud.fail_on["reset"] = TransportError("no answer")
-    lost = await engine.reconcile(adapter, res)
+    lost = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert lost.reason is Reason.CLOUD_BUSY and cloud.secret_in_effect == "second-Secret-2"
     intent = engine.kube.patches[-1]["pendingChange"]
     assert intent["action"] == "credentials"
     res = Resource(VPN_USER_GROUP, {**res.body, "status": {**res.status, "pendingChange": intent}})
-    resolved = await engine.reconcile(adapter, res)  # refused as "recent": ours took effect
+    resolved = await engine.reconcile(adapter, res,
+                                      claims=NO_CLAIMS)  # refused as "recent": ours took effect
     assert resolved.ready and resolved.status["pendingChange"] is None
     assert resolved.status["credentialsFingerprint"] == intent["fingerprint"]
 
@@ -535,7 +625,7 @@ async def test_a_recent_password_from_the_user_is_refused_clearly(engine, cloud)
     adapter = FakeAdapter(cloud)
     res = await ready_with_secret(engine, cloud, adapter)
     cloud.secret, cloud.secret_in_effect = "second-Secret-2", "second-Secret-2"  # reused
-    refused = await engine.reconcile(adapter, res)
+    refused = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert refused.reason is Reason.INVALID_SPEC and "last 5" in refused.message
     assert refused.status["pendingChange"] is None and refused.next is Next.REQUEUE
     assert refused.status.get("credentialsFingerprint") != engine.fingerprint(
@@ -547,11 +637,11 @@ async def test_a_new_fingerprint_key_resets_nothing(cloud) -> None:
     old = make_engine(FRESH, cloud)
     res = await ready_with_secret(old, cloud, adapter)
     new = make_engine(FRESH, cloud, key=b"n" * 32)  # its Secret was deleted and made again
-    renewed = await new.reconcile(adapter, res)
+    renewed = await new.reconcile(adapter, res, claims=NO_CLAIMS)
     assert renewed.ready and "reset" not in cloud.ops()
     assert renewed.status["credentialsFingerprint"] == new.fingerprint("uid-1", cloud.secret)
     cloud.secret = "second-Secret-2"  # a real rotation under the new key still resets
-    rotated = await new.reconcile(adapter, evolve(res, renewed))
+    rotated = await new.reconcile(adapter, evolve(res, renewed), claims=NO_CLAIMS)
     assert rotated.ready and cloud.ops()[-1] == "reset"
 
 
@@ -559,10 +649,10 @@ async def test_a_new_fingerprint_key_resets_nothing(cloud) -> None:
 async def test_a_bad_resync_interval_is_reported_and_ignored(engine, cloud, value) -> None:
     adapter = FakeAdapter(cloud)
     res = resource(annotations={"access.hwcloud.dev/resync-interval": value})
-    outcome = await engine.reconcile(adapter, res)
+    outcome = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert not outcome.synced and outcome.synced_reason is Reason.INVALID_SPEC
     assert value in outcome.synced_message and outcome.resync_interval is None
     assert outcome.reason is Reason.APPLYING  # the object itself is reconciled as usual
     good = await engine.reconcile(adapter, resource(
-        annotations={"access.hwcloud.dev/resync-interval": "600s"}))
+        annotations={"access.hwcloud.dev/resync-interval": "600s"}), claims=NO_CLAIMS)
     assert good.synced and good.resync_interval == 600.0

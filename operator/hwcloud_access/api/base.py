@@ -61,6 +61,7 @@ class SecretKeySelector(ApiModel):
 
 
 DeletionPolicy = Literal["Delete", "Orphan"]
+AdoptionPolicy = Literal["Never", "Adopt"]
 ManagementPolicy = Literal["Manage", "Observe"]
 
 
@@ -78,6 +79,12 @@ class ManagedSpec(ApiModel):
     management_policy: ManagementPolicy = Field(
         default="Manage",
         description="Manage creates, updates and deletes; Observe only reads and reports.",
+    )
+    adoption_policy: AdoptionPolicy = Field(
+        default="Never",
+        description="Never: a same-named cloud object this resource did not create is left "
+        "alone (Ready=False, AlreadyExists). Adopt: it is taken over, and this resource's "
+        "credentials are set on it.",
     )
 
 

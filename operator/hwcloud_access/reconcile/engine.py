@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,11 +33,13 @@ from .credentials import Fingerprinter
 from .dependencies import Dependencies
 from .drift import RESYNC_ANNOTATION, resync_interval
 from .kube import Kube
-from .outcome import Event, InvalidInput, Next, Outcome, Reason, ReconcileProblem
+from .outcome import AlreadyOwned, Event, InvalidInput, Next, Outcome, Reason, ReconcileProblem
+from .ownership import Claimant, CloudKey, Ownership
 from .resource import PAUSED_ANNOTATION, Adapter, Context, Resource, parse_time
 from .secret_refs import SecretRefs
 from .views import Views
 
+Claims = Mapping[CloudKey, Iterable[Claimant]]  # the kopf index of every resource's claim
 TOKEN_NAMESPACE = uuid.UUID("5b3f0e4c-8f52-4a8e-9a3c-2f1d6c7b9e10")
 POLL_DELAYS = (1.0, 1.0, 1.0, 2.0, 2.0, 3.0, 5.0)  # first look: after a typical apply
 
@@ -92,37 +95,32 @@ class Engine:
         self.secret_refs = secret_refs
         self.admission = admission
         self.settings = settings or EngineSettings()
-        self._claims: dict[tuple[int, str], tuple[str, str, str]] = {}
-        self._claimed: dict[tuple[str, str, str], tuple[int, str]] = {}
+        self.ownership = Ownership()
 
-    def _claim(self, adapter: Adapter, ctx: Context, desired: Any) -> tuple[int, str]:
-        """One resource per cloud object: a second one naming the same object is refused
-        (deleting it would delete the object under the first)."""
-        claim = (id(adapter.view(ctx, desired)), adapter.cloud_name(desired))
-        owner = self._claims.setdefault(claim, ctx.key)
-        if owner != ctx.key:
-            raise InvalidInput(f"{owner[0]} {owner[1]}/{owner[2]} already manages the cloud "
-                               f"object {adapter.cloud_name(desired)}")
-        self._claimed[ctx.key] = claim
-        return claim
+    def _owned_by_another(self, adapter: Adapter, resource: Resource, claims: Claims) -> bool:
+        key = adapter.cloud_key(resource.body.get("spec") or {}, resource.name)
+        if not self.ownership.owned_by_another(key, resource.body, claims.get(key, ())):
+            return False
+        self.ownership.wait(key, resource.key)
+        return True
 
-    def release(self, key: tuple[str, str, str]) -> None:
-        """The resource is gone: its cloud object may be claimed by another."""
-        claim = self._claimed.pop(key, None)
-        if claim is not None and self._claims.get(claim) == key:
-            del self._claims[claim]
+    def _hold(self, adapter: Adapter, ctx: Context) -> None:
+        """This resource claims its cloud object now (a create sent, an object adopted)."""
+        resource = ctx.resource
+        key = adapter.cloud_key(resource.body.get("spec") or {}, resource.name)
+        self.ownership.hold(key, resource.body)
 
     async def _context(self, resource: Resource, spec: Any) -> Context:
         account = spec.account_ref.name if spec.account_ref else None
         session = await self.accounts.session(account)
         return Context(resource, session, self.kube, self.views, self.fingerprint,
-                       self.dependencies, self.secret_refs)
+                       self.dependencies, self.secret_refs, spec)
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
-    def _intent(ctx: Context, action: str) -> dict[str, Any] | None:
+    def _intent(resource: Resource, action: str) -> dict[str, Any] | None:
         """The pending change of this action in status, however old."""
-        pending = ctx.resource.status.get("pendingChange")
+        pending = resource.status.get("pendingChange")
         return pending if pending and pending.get("action") == action else None
 
     def _pending(self, ctx: Context, action: str | None = None) -> dict[str, Any] | None:
@@ -182,14 +180,16 @@ class Engine:
         return backoff(attempt, self.settings.blocked_base_delay, self.settings.blocked_max_delay)
 
     # -- reconcile -----------------------------------------------------------------------
-    async def reconcile(self, adapter: Adapter, resource: Resource, attempt: int = 0) -> Outcome:
+    async def reconcile(self, adapter: Adapter, resource: Resource, attempt: int = 0, *,
+                        claims: Claims) -> Outcome:
+        """One pass. `claims`: who claims which cloud object (the kopf index)."""
         try:
             interval = resync_interval(resource.annotations.get(RESYNC_ANNOTATION))
             bad_annotation = None
         except ValueError as error:
             interval, bad_annotation = None, str(error)
         try:
-            outcome = await self._reconcile(adapter, resource, attempt)
+            outcome = await self._reconcile(adapter, resource, attempt, claims)
         except ReconcileProblem as problem:
             outcome = self.problem_outcome(problem)
         except CloudError as error:
@@ -200,7 +200,8 @@ class Engine:
             outcome.synced_message = bad_annotation
         return outcome
 
-    async def _reconcile(self, adapter: Adapter, resource: Resource, attempt: int) -> Outcome:
+    async def _reconcile(self, adapter: Adapter, resource: Resource, attempt: int,
+                         claims: Claims) -> Outcome:
         spec = resource.spec()
         if resource.paused:
             return Outcome(ready=is_ready(resource.status), reason=Reason.PAUSED,
@@ -209,7 +210,9 @@ class Engine:
         ctx = await self._context(resource, spec)
         observe_only = spec.management_policy == "Observe"
         desired = await adapter.prepare(ctx, spec, credentials=not observe_only)
-        self._claim(adapter, ctx, desired)
+        if not observe_only and self._owned_by_another(adapter, resource, claims):
+            raise AlreadyOwned(f"another resource in this cluster manages the cloud object "
+                               f"{adapter.cloud_name(desired)}; this one leaves it alone")
         outcome = await self._converge(adapter, ctx, attempt, spec, desired)
         outcome.status = {**adapter.desired_status(desired), **outcome.status}
         return outcome
@@ -251,7 +254,7 @@ class Engine:
         if known_id and pending:
             return self._applying("the cloud is applying the create", attempt,
                                   {"pendingChange": pending})
-        intent = self._intent(ctx, "create")
+        intent = self._intent(ctx.resource, "create")
         events = []
         if intent and intent.get("clientToken") and not known_id:
             token = intent["clientToken"]  # sent before, its answer lost: the same create
@@ -268,6 +271,7 @@ class Engine:
         try:
             if intent is None or intent.get("clientToken") != token:
                 await self._record(ctx, self._mark(ctx, "create", clientToken=token))
+            self._hold(adapter, ctx)
             new_id = await adapter.create(ctx, desired, token)
         except AlreadyExistsError as conflict:
             # Made since our listing, by someone else or by our own earlier create (an API
@@ -297,10 +301,19 @@ class Engine:
         cloud_id = adapter.cloud_id(observed)
         events: list[Event] = []
         adopted = ""
-        if known_id != cloud_id and self._intent(ctx, "create") is None:
+        if known_id != cloud_id and not await self._made_it(adapter, ctx, desired, cloud_id):
+            name = adapter.cloud_name(desired)
+            if ctx.spec.adoption_policy != "Adopt":
+                return Outcome(
+                    ready=False, reason=Reason.ALREADY_EXISTS, synced=False,
+                    synced_reason=Reason.ALREADY_EXISTS, next=Next.TERMINAL,
+                    status={"pendingChange": None},
+                    message=f"a cloud object named {name} exists ({cloud_id}) that this "
+                    "resource did not create; it is left alone (spec.adoptionPolicy: Adopt "
+                    "takes it over and sets this resource's credentials on it)")
             adopted = f"adopted existing cloud object {cloud_id}"
-            events.append(Event("Normal", "Adopted", f"{adopted} named "
-                                f"{adapter.cloud_name(desired)}"))
+            events.append(Event("Normal", "Adopted", f"{adopted} named {name}"))
+            self._hold(adapter, ctx)
         status: dict[str, Any] = {"id": cloud_id, **adapter.read_back(observed)}
 
         differences = adapter.differences(desired, observed)
@@ -334,18 +347,36 @@ class Engine:
         return self._applying(f"the cloud accepted the update of {changed} and is applying it",
                               0, status, events)
 
+    async def _made_it(self, adapter: Adapter, ctx: Context, desired: Any,
+                       cloud_id: str) -> bool:
+        """Whether an object found by name is the one this resource's create made: the create
+        sent again with its client token names what that token made (a name taken by an
+        object made without it is refused). Without client tokens (RocketMQ) the intent
+        recorded before the create is the only proof."""
+        intent = self._intent(ctx.resource, "create")
+        if intent is None or not intent.get("clientToken"):
+            return False
+        if not adapter.client_tokens:
+            return True
+        try:
+            made = await adapter.create(ctx, adapter.with_throwaway_credentials(desired),
+                                        intent["clientToken"])
+        except AlreadyExistsError:
+            return False
+        return made == cloud_id
+
     async def _credentials(self, adapter: Adapter, ctx: Context, desired: Any, observed: Any,
                            status: dict[str, Any], events: list[Event]) -> Outcome | None:
-        """Sets the Secret's credentials in the cloud when they are not the ones last set;
-        an Outcome when the cloud refuses them."""
+        """Sets the Secret's credentials in the cloud when they are not the ones last set,
+        or were never set by this resource (an adopted object); an Outcome when the cloud
+        refuses them."""
         wanted = adapter.credentials_fingerprint(ctx, desired)
         if wanted is None:
             return None
         applied = ctx.resource.status.get("credentialsFingerprint")
-        # Nothing set yet, the same, or a fingerprint of another key: renewed, nothing reset.
-        if applied is not None and applied != wanted and \
-                self.fingerprint.made_with_this_key(applied):
-            intent = self._intent(ctx, "credentials")
+        # The same, or a fingerprint of another key (renewed): nothing to set.
+        if applied is None or applied != wanted and self.fingerprint.made_with_this_key(applied):
+            intent = self._intent(ctx.resource, "credentials")
             resent = intent is not None and intent.get("fingerprint") == wanted
             if not resent:
                 await self._record(ctx, self._mark(ctx, "credentials", fingerprint=wanted))
@@ -360,6 +391,8 @@ class Engine:
                         message=f"the cloud refused the credentials in the Secret: {refused}")
                 # Right after our own reset whose answer was lost: that reset took effect.
             events.append(Event("Normal", "CredentialsRotated",
+                                "set this resource's credentials on the adopted object"
+                                if applied is None else
                                 "the credentials Secret changed; reset them in the cloud"))
         status["credentialsFingerprint"] = wanted
         return None
@@ -381,12 +414,13 @@ class Engine:
         return Outcome(ready=True, reason=Reason.AVAILABLE, message=message, status=status)
 
     # -- delete --------------------------------------------------------------------------
-    async def delete(self, adapter: Adapter, resource: Resource, attempt: int = 0) -> Outcome:
+    async def delete(self, adapter: Adapter, resource: Resource, attempt: int = 0, *,
+                     claims: Claims) -> Outcome:
         """Releases the resource only when the cloud confirmed its object gone, or the
         resource lets it be (Orphan, Observe, never its own): every other answer keeps it,
         with a condition that says why, and is tried again."""
         try:
-            return await self._delete(adapter, resource, attempt)
+            return await self._delete(adapter, resource, attempt, claims)
         except ReconcileProblem as problem:
             return self._failed(problem.reason, problem.message, Next.REQUEUE,
                                 max(problem.delay, self._blocked_backoff(attempt)))
@@ -401,7 +435,8 @@ class Engine:
                                 "trying again (deletionPolicy Orphan would leave the object in "
                                 "the cloud)", Next.REQUEUE, self._blocked_backoff(attempt))
 
-    async def _delete(self, adapter: Adapter, resource: Resource, attempt: int) -> Outcome:
+    async def _delete(self, adapter: Adapter, resource: Resource, attempt: int,
+                      claims: Claims) -> Outcome:
         body_spec = resource.body.get("spec") or {}
         if body_spec.get("deletionPolicy") == "Orphan" or \
                 body_spec.get("managementPolicy") == "Observe":
@@ -409,22 +444,27 @@ class Engine:
                            "object is left in place", released=True, events=[Event(
                                "Normal", "Orphaned", "deletionPolicy Orphan: the cloud object "
                                "is left in place")])
+        if self._owned_by_another(adapter, resource, claims):  # never delete what it manages
+            return Outcome(ready=False, reason=Reason.DELETING, released=True,
+                           message="released without deleting: another resource in this "
+                           "cluster manages the cloud object")
+        known_id = resource.status.get("id")
+        intent = self._intent(resource, "create")
+        if not known_id and intent is None:
+            return Outcome(ready=False, reason=Reason.DELETING, released=True,
+                           message="released: this resource made nothing in the cloud")
         spec = resource.spec()
         ctx = await self._context(resource, spec)
         desired = await adapter.before_delete(ctx, spec)
-        try:
-            self._claim(adapter, ctx, desired)
-        except InvalidInput as conflict:  # never delete what another resource manages
-            return Outcome(ready=False, reason=Reason.DELETING, released=True,
-                           message=f"released without deleting: {conflict.message}")
         observed = await self._observe(adapter, ctx, desired, self.settings.poll_max_age)
-        known_id = resource.status.get("id")
+        if observed is not None and (adapter.cloud_id(observed) != known_id if known_id
+                                     else adapter.client_tokens):
+            observed = None  # found by its name only: the client token tells whose it is
         if observed is None and known_id:
             # A listing is no proof of absence (offset paging skips rows while others are
             # deleted): ask for the object itself before letting the resource go.
             observed = await self._read_by_id(adapter, ctx, desired, known_id)
         if observed is None:
-            intent = self._intent(ctx, "create")
             if intent is None or not intent.get("clientToken"):
                 return Outcome(ready=False, reason=Reason.DELETING, message="deleted",
                                released=True,
@@ -451,7 +491,11 @@ class Engine:
         try:
             new_id = await adapter.create(ctx, adapter.with_throwaway_credentials(desired),
                                           token)
-        except AlreadyExistsError:  # no client tokens (RocketMQ): it exists, so it shows
+        except AlreadyExistsError:
+            if adapter.client_tokens:  # the name is taken, by an object the token did not make
+                return Outcome(ready=False, reason=Reason.DELETING, released=True,
+                               message="released: the create sent earlier made nothing")
+            # No client tokens (RocketMQ): it exists, so it shows.
             return self._deleting("a create sent earlier made the object; waiting for it to "
                                   "show, to delete it", attempt)
         return self._deleting(f"a create sent earlier may have reached the cloud: sent again "

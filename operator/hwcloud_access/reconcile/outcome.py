@@ -22,6 +22,8 @@ class Reason(StrEnum):
     AUTH_FAILED = "AuthFailed"  # the cloud refused the credentials
     ACCESS_DENIED = "AccessDenied"  # the credentials lack permission
     NOT_FOUND = "NotFound"  # Observe mode: no such cloud object
+    ALREADY_EXISTS = "AlreadyExists"  # a same-named cloud object it did not make (no Adopt)
+    ALREADY_OWNED = "AlreadyOwned"  # another resource manages the same cloud object
     IN_USE = "InUse"  # an account being deleted that resources still name
     PAUSED = "ReconcilePaused"  # the paused annotation is set
     SUCCESS = "ReconcileSuccess"  # Synced: the last pass completed
@@ -87,6 +89,14 @@ class InvalidInput(ReconcileProblem):
 
     reason = Reason.INVALID_SPEC
     delay = 120.0
+
+
+class AlreadyOwned(ReconcileProblem):
+    """Another resource of the cluster manages the cloud object: left alone until this one
+    changes or the owner goes (it is woken then). The message never names the owner."""
+
+    reason = Reason.ALREADY_OWNED
+    terminal = True
 
 
 class DependencyNotReady(ReconcileProblem):

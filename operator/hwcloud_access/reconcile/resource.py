@@ -16,6 +16,7 @@ from .credentials import Fingerprinter
 from .dependencies import Dependencies
 from .kube import Kube
 from .outcome import InvalidSpec
+from .ownership import CloudKey
 from .secret_refs import SecretRefs
 from .views import CollectionView, Views
 
@@ -98,6 +99,7 @@ class Context:
     fingerprint: Fingerprinter
     dependencies: Dependencies
     secret_refs: SecretRefs
+    spec: Any  # the resource's spec model
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -112,6 +114,11 @@ class Adapter(ABC, Generic[D, Obs]):
     """How one kind maps to the cloud: the engine does everything else."""
 
     kind: KindDef
+    client_tokens: bool  # whether a repeated create with the same X-Client-Token is the same
+
+    @abstractmethod
+    def cloud_key(self, spec: dict[str, Any], name: str) -> CloudKey:
+        """What identifies the cloud object a raw spec names (`name`: metadata.name)."""
 
     @abstractmethod
     async def prepare(self, ctx: Context, spec: Any, *, credentials: bool = True) -> D:

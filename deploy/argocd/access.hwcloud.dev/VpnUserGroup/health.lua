@@ -13,6 +13,8 @@ local terminal = {
   AuthFailed = true,      -- the cloud refused the credentials
   AccessDenied = true,    -- the credentials lack permission
   NotFound = true,        -- managementPolicy Observe and no such cloud object
+  AlreadyExists = true,   -- a same-named cloud object it did not make (adoptionPolicy Never)
+  AlreadyOwned = true,    -- another resource of the cluster manages the same cloud object
   ReconcileError = true,  -- unexpected failure, not retried
   DeleteBlocked = true,   -- the cloud refuses the delete: retried, but needs someone to look
 }

@@ -9,6 +9,7 @@ from ...api import MQ_USER
 from ...api.mq import MqUserSpec
 from ...cloud import MQ_PAGE_SIZE, MqUser, MqUserWrite, Perm
 from ..credentials import generate, mq_secret_problem
+from ..ownership import CloudKey
 from ..resource import Adapter, Context
 from ..secret_source import CREDENTIALS_SECRET, resolve_secret
 from ..views import CollectionView
@@ -37,6 +38,10 @@ def _perms(perms: list[Perm]) -> set[tuple[str, str]]:
 
 class MqUserAdapter(Adapter[DesiredMqUser, MqUser]):
     kind = MQ_USER
+    client_tokens = False  # the API has none; an intent recorded before the create is proof
+
+    def cloud_key(self, spec: dict[str, Any], name: str) -> CloudKey:
+        return CloudKey(self.kind.kind, spec.get("instanceId", ""), spec.get("accessKey", ""))
 
     async def prepare(self, ctx: Context, spec: MqUserSpec, *,
                       credentials: bool = True) -> DesiredMqUser:

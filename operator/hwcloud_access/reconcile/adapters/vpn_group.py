@@ -10,6 +10,7 @@ from ...api import VPN_USER, VPN_USER_GROUP
 from ...api.vpn import VPN_GROUP_NAME_PATTERN, VpnUserGroupSpec
 from ...cloud import VPN_PAGE_SIZE, VpnGroup
 from ..outcome import DependencyNotReady, InvalidSpec
+from ..ownership import CloudKey
 from ..resource import Adapter, Context
 from ..views import CollectionView
 
@@ -45,6 +46,10 @@ async def _members_message(ctx: Context, group: VpnGroup) -> str:
 
 class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup]):
     kind = VPN_USER_GROUP
+    client_tokens = True
+
+    def cloud_key(self, spec: dict[str, Any], name: str) -> CloudKey:
+        return CloudKey(self.kind.kind, spec.get("vpnServerId", ""), spec.get("name") or name)
 
     async def prepare(self, ctx: Context, spec: VpnUserGroupSpec, *,
                       credentials: bool = True) -> DesiredGroup:

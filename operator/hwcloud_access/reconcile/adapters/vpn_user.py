@@ -13,6 +13,7 @@ from ...cloud import VPN_PAGE_SIZE, VpnUser
 from ..conditions import is_ready
 from ..credentials import generate, vpn_password_problem
 from ..outcome import DependencyNotReady, InvalidSpec
+from ..ownership import CloudKey
 from ..resource import Adapter, Context
 from ..secret_source import CREDENTIALS_SECRET, resolve_secret
 from ..views import CollectionView
@@ -34,6 +35,10 @@ class DesiredUser:
 
 class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
     kind = VPN_USER
+    client_tokens = True
+
+    def cloud_key(self, spec: dict[str, Any], name: str) -> CloudKey:
+        return CloudKey(self.kind.kind, spec.get("vpnServerId", ""), spec.get("name") or name)
 
     def _name(self, ctx: Context, spec: VpnUserSpec) -> str:
         name = spec.name or ctx.resource.name

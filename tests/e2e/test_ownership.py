@@ -1,0 +1,121 @@
+"""One resource per cloud object across tenants and restarts, adoption only on request, and a
+lost create answer still recognised as the resource's own. Real API server, real emulator,
+the real operator (killed with SIGKILL where it says so)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from tests.e2e.test_operator import (
+    SERVER,
+    cloud_users,
+    events,
+    out_of_band,
+    read_secret,
+    secret,
+    user,
+)
+from tests.support.operator import condition, wait_for, wait_ready, wait_reason
+
+from hwcloud_access.reconcile.conditions import now_rfc3339
+from hwcloud_access.reconcile.engine import client_token
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def other_namespace(stack) -> Iterator[str]:
+    testbed = stack[0]
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    testbed.kubectl("create", "namespace", name)
+    yield name
+    testbed.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def force_pass(testbed, kind: str, name: str, namespace: str, value: str) -> dict:
+    testbed.kubectl("annotate", kind, name, "-n", namespace,
+                    f"access.hwcloud.dev/reconcile-requested-at={value}", "--overwrite")
+    return wait_for(lambda: (obj := testbed.get(kind, name, namespace))["status"].get(
+        "lastHandledReconcileAt") == value and obj, 60, what=f"a pass of {name}")
+
+
+def test_a_takeover_by_name_is_refused_before_and_after_a_restart(stack,
+                                                                  other_namespace) -> None:
+    testbed, emulator, operator, team_a = stack
+    team_b = other_namespace
+    shared = f"shared-{uuid.uuid4().hex[:12]}"  # names neither team's namespace
+    testbed.apply(secret("pw", password="Team-A-Password-1"), team_a)
+    testbed.apply(user("victim", shared, passwordSecretRef={"name": "pw", "key": "password"}),
+                  team_a)
+    wait_ready(testbed, "VpnUser", "victim", team_a)
+    testbed.apply(secret("pw", password="Team-B-Password-2"), team_b)
+    thief = user("thief", shared, passwordSecretRef={"name": "pw", "key": "password"},
+                 adoptionPolicy="Adopt", description="mine now")
+    testbed.apply(thief, team_b)
+
+    refused = wait_reason(testbed, "VpnUser", "thief", team_b, "AlreadyOwned")
+    message = condition(refused)["message"]
+    assert team_a not in message and "victim" not in message
+    assert emulator.check_password(shared, "Team-A-Password-1")
+
+    operator.kill()  # kill -9: ownership must come back from the resources themselves
+    operator.start()
+    again = force_pass(testbed, "VpnUser", "thief", team_b, "after-kill")
+    assert condition(again)["reason"] == "AlreadyOwned"
+    assert condition(force_pass(testbed, "VpnUser", "victim", team_a, "after-kill"))[
+        "reason"] == "Available"
+    [cloud] = cloud_users(emulator, shared)
+    assert cloud["description"] != "mine now"
+    assert emulator.check_password(shared, "Team-A-Password-1")
+
+    testbed.kubectl("delete", "vpnuser", "thief", "-n", team_b)  # released, object untouched
+    assert cloud_users(emulator, shared) and emulator.check_password(shared, "Team-A-Password-1")
+
+
+def test_a_hand_made_user_is_adopted_only_on_request(stack) -> None:
+    testbed, emulator, _, ns = stack
+    name = f"hand-{ns}"[:32]
+    made = out_of_band(emulator, lambda s: s.vpn.create_user(
+        SERVER, name=name, password="Hand-Made-Password-3", client_token=str(uuid.uuid4())))
+    emulator.apply_now()
+    testbed.apply(user("hand", name, description="from the cluster"), ns)
+    refused = wait_reason(testbed, "VpnUser", "hand", ns, "AlreadyExists")
+    assert made in condition(refused)["message"]
+    assert emulator.check_password(name, "Hand-Made-Password-3")  # nothing written to it
+
+    testbed.apply(user("hand", name, description="from the cluster", adoptionPolicy="Adopt"), ns)
+    adopted = wait_ready(testbed, "VpnUser", "hand", ns)  # its description updated too
+    assert adopted["status"]["id"] == made
+    assert {"Adopted", "Updated", "CredentialsRotated"} <= set(events(testbed, ns, "hand"))
+    password = read_secret(testbed, ns, adopted["status"]["credentialsSecret"])["password"]
+    wait_for(lambda: emulator.check_password(name, password), 30,
+             what="the Secret's password set on the adopted user")
+    assert not emulator.check_password(name, "Hand-Made-Password-3")
+
+
+def test_a_lost_create_answer_is_still_the_resources_own(stack) -> None:
+    """The create reached the cloud, then the operator died before learning the id: after a
+    restart the object is recognised (by the create's client token) as made by the resource,
+    not as a stranger's (which adoptionPolicy Never would refuse)."""
+    testbed, emulator, operator, ns = stack
+    name = f"own-{ns}"[:32]
+    operator.stop()
+    try:
+        manifest = user("own", name)
+        manifest["metadata"]["finalizers"] = ["access.hwcloud.dev/finalizer"]
+        testbed.apply(manifest, ns)
+        token = client_token(testbed.get("VpnUser", "own", ns)["metadata"]["uid"])
+        intent = {"action": "create", "since": now_rfc3339(), "clientToken": token}
+        testbed.kubectl("patch", "vpnuser", "own", "-n", ns, "--subresource=status",
+                        "--type=merge", "-p", json.dumps({"status": {"pendingChange": intent}}))
+        made = out_of_band(emulator, lambda s: s.vpn.create_user(
+            SERVER, name=name, password="Lost-Answer-Password-4", client_token=token))
+        emulator.apply_now()
+    finally:
+        operator.start()
+    ready = wait_ready(testbed, "VpnUser", "own", ns)
+    assert ready["status"]["id"] == made and "adopted" not in condition(ready)["message"]
+    assert len(cloud_users(emulator, name)) == 1
