@@ -43,13 +43,15 @@ def _run(args: argparse.Namespace) -> int:
     import kopf
 
     from . import metrics
-    from .runtime import KOPF_CONNECTIONS_ENV, kopf_connections
+    from .runtime import DEFAULT_ACCOUNT_NAMESPACES_ENV, KOPF_CONNECTIONS_ENV, kopf_connections
 
     configure_logging(verbose=args.verbose, log_format=args.log_format)  # before anything logs
     os.environ["HWCLOUD_RESYNC_INTERVAL"] = str(args.resync_interval)
     os.environ.setdefault(KOPF_CONNECTIONS_ENV, str(kopf_connections(args.namespace or [])))
     if args.state_namespace:
         os.environ["HWCLOUD_STATE_NAMESPACE"] = args.state_namespace
+    if args.default_account_namespaces:
+        os.environ[DEFAULT_ACCOUNT_NAMESPACES_ENV] = args.default_account_namespaces
     if args.metrics_port:
         metrics.serve(args.metrics_port)
     from . import handlers  # noqa: F401 - registers the handlers with kopf
@@ -104,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--state-namespace", metavar="NS",
                          help="namespace of the operator's own Secret (default: $POD_NAMESPACE "
                          "or default)")
+    run_cmd.add_argument("--default-account-namespaces", type=_allowed_namespaces,
+                         metavar="SELECTOR",
+                         help="namespaces whose resources may use the default account (HW_*): "
+                         "All (the default) or a label selector, e.g. "
+                         "'kubernetes.io/metadata.name in (apps,tools)' or 'tenant=platform'")
     run_cmd.add_argument("--log-format", choices=("plain", "full", "json"), default="full")
     run_cmd.add_argument("-v", "--verbose", action="store_true")
     run_cmd.set_defaults(func=_run)
@@ -115,6 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("emulator", help="run the local Huawei Cloud emulator (see --help)",
                    add_help=False)
     return parser
+
+
+def _allowed_namespaces(value: str) -> str:
+    from .reconcile.tenancy import parse_allowed_namespaces
+
+    try:
+        parse_allowed_namespaces(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
 
 
 def _path(value: str):

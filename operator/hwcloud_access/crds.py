@@ -17,6 +17,7 @@ from .api.base import CATEGORY
 _KEEP = {
     "type", "description", "properties", "items", "required", "enum", "default",
     "pattern", "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems",
+    "additionalProperties",  # a map (e.g. matchLabels): the type of its values
 }
 
 
@@ -33,11 +34,12 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in _KEEP:
-            if key == "default" and value is None:
-                continue
+            if key == "default" and value is None or \
+                    key == "additionalProperties" and not isinstance(value, dict):
+                continue  # unknown fields are pruned by the API server anyway
             if key == "properties":
                 value = {name: _structural(sub, defs) for name, sub in value.items()}
-            elif key == "items":
+            elif key in ("items", "additionalProperties"):
                 value = _structural(value, defs)
             out[key] = value
         elif key.startswith("x-kubernetes-"):
@@ -103,6 +105,8 @@ def render_crd(kind: KindDef) -> dict[str, Any]:
                                 "spec": spec_schema,
                                 "status": status_schema,
                             },
+                            **({"x-kubernetes-validations": list(kind.object_rules)}
+                               if kind.object_rules else {}),
                         }
                     },
                 }

@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import kopf
+from kubernetes.client.exceptions import ApiException
 
 from . import metrics
 from .api import ALL_KINDS, GROUP, HUAWEI_CLOUD_ACCOUNT, VERSION, VPN_USER_GROUP
@@ -21,6 +22,7 @@ from .reconcile.resource import RECONCILE_REQUEST_ANNOTATION, Resource
 from .runtime import KINDS, KOPF_CONNECTIONS_ENV, Runtime, build_runtime, settings_from_env
 
 KOPF_PREFIX = f"kopf.{GROUP}"
+MANAGED_KINDS = tuple(kind for kind in ALL_KINDS if kind is not HUAWEI_CLOUD_ACCOUNT)
 _runtime: Runtime | None = None
 
 
@@ -155,9 +157,7 @@ async def gone(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
         await _runtime.kube.wake(KINDS[kind], namespace, name, "the cloud object's owner is gone")
 
 
-for _kind in ALL_KINDS:
-    if _kind is HUAWEI_CLOUD_ACCOUNT:
-        continue
+for _kind in MANAGED_KINDS:
     kopf.index(GROUP, VERSION, _kind.plural, id="cloud_claims")(cloud_claims)
     kopf.on.event(GROUP, VERSION, _kind.plural, id="gone")(gone)
     for _register in (kopf.on.create, kopf.on.update, kopf.on.resume):
@@ -175,9 +175,8 @@ async def account_users(body: kopf.Body, spec: kopf.Spec, **_: Any
     return {name: (body["kind"], body.metadata.namespace, body.metadata.name)} if name else {}
 
 
-for _kind in ALL_KINDS:
-    if _kind is not HUAWEI_CLOUD_ACCOUNT:
-        kopf.index(GROUP, VERSION, _kind.plural, id="account_users")(account_users)
+for _kind in MANAGED_KINDS:
+    kopf.index(GROUP, VERSION, _kind.plural, id="account_users")(account_users)
 
 
 @kopf.on.create(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account")
@@ -196,8 +195,11 @@ async def account(body: kopf.Body, patch: kopf.Patch, name: str, account_users: 
                           message=await rt.accounts.check(name))
     except ReconcileProblem as problem:
         outcome = rt.engine.problem_outcome(problem)
-    if outcome.reason != ready_reason(resource.status):
-        why = f"HuaweiCloudAccount {name} is now {outcome.reason}"
+    changed = resource.generation != resource.status.get("observedGeneration")
+    if changed or outcome.reason != ready_reason(resource.status):
+        # Its spec (e.g. allowedNamespaces) or whether it can be used changed.
+        why = f"HuaweiCloudAccount {name} changed" if changed else \
+            f"HuaweiCloudAccount {name} is now {outcome.reason}"
         await asyncio.gather(*(rt.kube.wake(KINDS[kind], ns, obj, why)
                                for kind, ns, obj in account_users.get(name, ())))
     _finish(resource, patch, outcome)
@@ -215,6 +217,33 @@ async def account_deleted(body: kopf.Body, patch: kopf.Patch, name: str, retry: 
         await rt.accounts.remove(name)
         metrics.set_ready(*resource.key, None)
     _finish(resource, patch, outcome)
+
+
+@kopf.on.event("", "v1", "namespaces")
+async def namespace_changed(event: kopf.RawEvent, name: str, labels: kopf.Labels,
+                            **_: Any) -> None:
+    """A namespace's labels decide which accounts admit it: when they change, the resources
+    there whose account admits only some namespaces (or that one refused) look again."""
+    if _runtime is None:
+        return
+    gone = event["type"] == "DELETED"
+    if not _runtime.accounts.namespaces.seen(name, None if gone else labels) or gone:
+        return
+    rt = _runtime
+    try:
+        found = await asyncio.gather(*(rt.kube.list_objects(kind, name)
+                                       for kind in MANAGED_KINDS))
+    except ApiException as error:
+        if error.status == 403:  # a namespace this operator does not watch
+            return
+        raise
+    concerned = [(kind, obj["metadata"]["name"])
+                 for kind, objects in zip(MANAGED_KINDS, found, strict=True) for obj in objects
+                 if rt.accounts.restricted(((obj.get("spec") or {}).get("accountRef") or {})
+                                           .get("name"))
+                 or ready_reason(obj.get("status")) == Reason.ACCOUNT_NOT_ALLOWED]
+    await asyncio.gather(*(rt.kube.wake(kind, name, obj, f"namespace {name}'s labels changed")
+                           for kind, obj in concerned))
 
 
 @kopf.on.event("", "v1", "secrets",

@@ -11,6 +11,7 @@ import kubernetes
 
 from . import metrics
 from .api import ALL_KINDS
+from .api.base import AllowedNamespaces
 from .cloud import AccountConfig, CloudSession
 from .reconcile.accounts import Accounts, default_account_from_env
 from .reconcile.admission import Admission
@@ -20,6 +21,7 @@ from .reconcile.drift import DriftSweeper
 from .reconcile.engine import Engine
 from .reconcile.kube import Kube, fingerprint_key
 from .reconcile.secret_refs import SecretRefs
+from .reconcile.tenancy import ALL, NamespaceLabels, parse_allowed_namespaces
 from .reconcile.views import Views
 
 KINDS = {kind.kind: kind for kind in ALL_KINDS}
@@ -31,6 +33,7 @@ KOPF_REQUEST_CONNECTIONS = 64
 KOPF_WATCHES_PER_NAMESPACE = 5
 KOPF_CLUSTER_WATCHES = 3
 KOPF_CONNECTIONS_ENV = "HWCLOUD_KOPF_CONNECTIONS"
+DEFAULT_ACCOUNT_NAMESPACES_ENV = "HWCLOUD_DEFAULT_ACCOUNT_NAMESPACES"
 
 
 def kopf_connections(namespaces: list[str]) -> int:
@@ -58,6 +61,8 @@ class OperatorSettings:
     # (10 changes per 2 s) still takes 512 creates within the cloud budget.
     create_turns: int = 512
     kopf_connections: int = 0  # 0: kopf's default, no limit
+    # Which namespaces may use the default account (HW_*): All, or a label selector.
+    default_account_namespaces: AllowedNamespaces = ALL
 
 
 def settings_from_env(env: Mapping[str, str] = os.environ) -> OperatorSettings:
@@ -70,6 +75,8 @@ def settings_from_env(env: Mapping[str, str] = os.environ) -> OperatorSettings:
         cloud_budget=float(env.get("HWCLOUD_CLOUD_BUDGET", "120")),
         create_turns=int(env.get("HWCLOUD_CREATE_TURNS", "512")),
         kopf_connections=int(env.get(KOPF_CONNECTIONS_ENV, "0")),
+        default_account_namespaces=parse_allowed_namespaces(
+            env.get(DEFAULT_ACCOUNT_NAMESPACES_ENV, "All")),
     )
 
 
@@ -109,7 +116,10 @@ async def build_runtime(settings: OperatorSettings) -> Runtime:
                             on_auth_change=on_auth_change)
 
     secret_refs = SecretRefs(on_unwatched=kube.forget_secret)
-    accounts = Accounts(kube, default_account_from_env(), make_session, secret_refs)
+    namespaces = NamespaceLabels()
+    await namespaces.load(kube)  # before any handler: every check has the labels to go by
+    accounts = Accounts(kube, default_account_from_env(), make_session, secret_refs,
+                        namespaces, settings.default_account_namespaces)
     metrics.PACERS.source = accounts.pacer_snapshots
     key = await fingerprint_key(kube, settings.state_namespace, settings.fingerprint_secret)
     dependencies = Dependencies(kube)

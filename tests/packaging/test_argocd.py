@@ -92,6 +92,7 @@ EXPECTED = {
     Reason.NOT_FOUND: "Degraded",
     Reason.ALREADY_EXISTS: "Degraded",
     Reason.ALREADY_OWNED: "Degraded",
+    Reason.ACCOUNT_NOT_ALLOWED: "Degraded",
     Reason.PAUSED: "Suspended",
     Reason.ERROR: "Degraded",
     Reason.SUCCESS: "Healthy",

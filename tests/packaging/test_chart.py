@@ -48,7 +48,9 @@ ACCOUNT_RULES = grants(GROUP, CLUSTER_SCOPED, ("get", "list", "watch", "patch"))
 SECRET_RULES = grants("", ["secrets"], ("get", "list", "watch", "create"))
 EVENT_RULES = grants("", ["events"], ("create",))
 CRD_RULES = grants("apiextensions.k8s.io", ["customresourcedefinitions"], ("list", "watch"))
-CLUSTER_WIDE = KINDS_RULES | ACCOUNT_RULES | SECRET_RULES | EVENT_RULES | CRD_RULES
+NAMESPACE_RULES = grants("", ["namespaces"], ("list", "watch"))  # accounts' allowedNamespaces
+CLUSTER_WIDE = KINDS_RULES | ACCOUNT_RULES | SECRET_RULES | EVENT_RULES | CRD_RULES \
+    | NAMESPACE_RULES
 
 
 def parse_run(args: list[str]):
@@ -113,8 +115,6 @@ def test_cluster_wide_rules_are_exactly_what_the_operator_calls() -> None:
     assert binding["roleRef"]["name"] == rendered.one("ClusterRole")["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": FULLNAME,
                                     "namespace": NAMESPACE}]
-    # kopf lists namespaces only when it watches some of them, not with --all-namespaces.
-    assert not any(resource == "namespaces" for _, resource, _ in rendered.grants())
 
 
 def test_namespaced_mode_roles_only_in_watched_namespaces() -> None:
@@ -136,7 +136,7 @@ def test_namespaced_mode_roles_only_in_watched_namespaces() -> None:
         grants("", ["secrets"], ("get", "create")) | EVENT_RULES
     # Cluster-wide only what cannot be namespaced: the cluster-scoped kind and kopf's views.
     cluster = rendered.grants("ClusterRole")
-    assert cluster == ACCOUNT_RULES | CRD_RULES | grants("", ["namespaces"], ("list", "watch"))
+    assert cluster == ACCOUNT_RULES | CRD_RULES | NAMESPACE_RULES
     assert not any(resource == "secrets" for _, resource, _ in cluster)
     args = parse_run(rendered.args)
     assert args.namespace == ["team-a", "team-b"] and not args.all_namespaces
@@ -149,10 +149,17 @@ def test_namespaced_mode_including_its_own_namespace() -> None:
     assert len(rendered.of("Role")) == 2  # no separate "-own" Role: the watched one covers it
 
 
+def test_the_default_account_can_be_scoped() -> None:
+    scoped = "kubernetes.io/metadata.name in (apps,tools)"
+    rendered = render({"defaultAccount": {"allowedNamespaces": scoped}})
+    assert parse_run(rendered.args).default_account_namespaces == scoped
+
+
 def test_standalone_by_default() -> None:
     rendered = render()
     args = parse_run(rendered.args)
     assert args.all_namespaces and args.peering is None
+    assert args.default_account_namespaces == "All"
     assert rendered.deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert rendered.of("ClusterKopfPeering") == [] and rendered.of("KopfPeering") == []
     assert not any(group == "kopf.dev" for group, _, _ in rendered.grants())

@@ -195,7 +195,8 @@ def test_cluster_wide_identity_cannot_do_more(cluster_release: Release) -> None:
                            ("delete", "mqusers.access.hwcloud.dev"),
                            ("delete", "huaweicloudaccounts.access.hwcloud.dev"),
                            ("get", "configmaps"), ("list", "pods"), ("create", "pods"),
-                           ("list", "namespaces"), ("create", "customresourcedefinitions"),
+                           ("get", "namespaces"), ("update", "namespaces"),
+                           ("create", "customresourcedefinitions"),
                            ("create", "clusterroles"), ("create", "rolebindings"),
                            ("create", "serviceaccounts/token"), ("list", "events")]:
         assert not can(verb, resource), f"{cluster_release.user} may {verb} {resource}"

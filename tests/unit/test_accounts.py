@@ -15,6 +15,7 @@ from hwcloud_access.cloud import AccountConfig, AuthError, CloudSession
 from hwcloud_access.reconcile.accounts import Accounts, account_key, deletion_outcome
 from hwcloud_access.reconcile.kube import SecretData
 from hwcloud_access.reconcile.outcome import (
+    AccountNotAllowed,
     AuthFailed,
     DependencyNotReady,
     InvalidInput,
@@ -22,6 +23,7 @@ from hwcloud_access.reconcile.outcome import (
     Reason,
 )
 from hwcloud_access.reconcile.secret_refs import SecretRefs
+from hwcloud_access.reconcile.tenancy import NamespaceLabels, parse_allowed_namespaces
 
 AKSK = {"accessKey": "AK", "secretKey": "SK-very-secret"}
 IAM = {"domain": "dom", "user": "bob", "password": "Right-Passw0rd"}
@@ -30,7 +32,7 @@ IAM = {"domain": "dom", "user": "bob", "password": "Right-Passw0rd"}
 class SlowAccounts(Accounts):
     """Loading an account takes a moment, as reading a CR and its Secret does."""
 
-    async def _load(self, name: str | None) -> tuple[AccountConfig, str]:
+    async def _load(self, name: str | None, entry: Any) -> tuple[AccountConfig, str]:
         await asyncio.sleep(0.01)
         return AccountConfig(region="cn-north-4", project_id="p", access_key="a",
                              secret_key="s"), "nowhere"
@@ -43,8 +45,8 @@ async def test_concurrent_passes_share_one_session_per_account() -> None:
         made.append(config)
         return SimpleNamespace(token_provider=None)
 
-    accounts = SlowAccounts(None, None, make_session, SecretRefs())  # type: ignore[arg-type]
-    sessions = await asyncio.gather(*(accounts.session("acct") for _ in range(20)))
+    accounts = SlowAccounts(None, None, make_session, SecretRefs(), NamespaceLabels())  # type: ignore[arg-type]
+    sessions = await asyncio.gather(*(accounts.session("acct", "ns") for _ in range(20)))
     assert len(made) == 1 and len({id(s) for s in sessions}) == 1
 
 
@@ -111,7 +113,7 @@ def accounts_for(kube: FakeKube, cloud: Cloud, refs: SecretRefs | None = None) -
             session.token_provider.failure_memory = 0.05
         return session
 
-    return Accounts(kube, None, make_session, refs or SecretRefs())  # type: ignore[arg-type]
+    return Accounts(kube, None, make_session, refs or SecretRefs(), NamespaceLabels())  # type: ignore[arg-type]
 
 
 async def settle() -> None:
@@ -125,7 +127,7 @@ async def test_a_deleted_secret_stops_the_session_and_its_return_brings_a_new_on
     refs = SecretRefs()
     accounts = accounts_for(kube, cloud, refs)
     assert await accounts.check("acct") == "AKSK credentials found in Secret ns/creds"
-    first = await accounts.session("acct")
+    first = await accounts.session("acct", "ns")
     assert refs.watched("ns", "creds")  # its changes wake the account
     assert refs.changed("ns", "creds", "2") == {account_key("acct")}
 
@@ -136,13 +138,13 @@ async def test_a_deleted_secret_stops_the_session_and_its_return_brings_a_new_on
     reads = kube.reads
     for _ in range(3):  # the resources' passes: the same problem, nothing read again
         with pytest.raises(DependencyNotReady) as again:
-            await accounts.session("acct")
+            await accounts.session("acct", "ns")
         assert again.value is not info.value and again.value.woken
     assert kube.reads == reads
 
     kube.set_secret({**AKSK, "secretKey": "SK-rotated"})
     await accounts.check("acct")
-    second = await accounts.session("acct")
+    second = await accounts.session("acct", "ns")
     assert second is not first and second.account.secret_key.get_secret_value() == "SK-rotated"
 
 
@@ -150,13 +152,13 @@ async def test_the_same_secret_back_keeps_the_session() -> None:
     kube = FakeKube("AKSK", AKSK)
     accounts = accounts_for(kube, Cloud())
     await accounts.check("acct")
-    first = await accounts.session("acct")
+    first = await accounts.session("acct", "ns")
     kube.set_secret(None)
     with pytest.raises(DependencyNotReady):
         await accounts.check("acct")
     kube.set_secret(AKSK)
     await accounts.check("acct")
-    assert await accounts.session("acct") is first
+    assert await accounts.session("acct", "ns") is first
 
 
 async def test_a_load_under_way_when_the_account_is_forgotten_is_not_kept() -> None:
@@ -171,14 +173,14 @@ async def test_a_load_under_way_when_the_account_is_forgotten_is_not_kept() -> N
         return found
 
     kube.read_secret = slow_read  # type: ignore[method-assign]
-    loading = asyncio.create_task(accounts.session("acct"))
+    loading = asyncio.create_task(accounts.session("acct", "ns"))
     await settle()
     kube.set_secret(None)
     accounts.forget("acct")  # the Secret's deletion seen while the old one is being read
     release.set()
     await loading  # the pass that started before gets what it read ...
     with pytest.raises(DependencyNotReady):  # ... but nobody after it
-        await accounts.session("acct")
+        await accounts.session("acct", "ns")
 
 
 async def test_an_incomplete_secret_names_the_missing_keys_never_values() -> None:
@@ -193,14 +195,14 @@ async def test_an_incomplete_secret_names_the_missing_keys_never_values() -> Non
 async def test_an_unknown_account_is_waited_for() -> None:
     accounts = accounts_for(FakeKube("AKSK", AKSK), Cloud())
     with pytest.raises(DependencyNotReady, match="HuaweiCloudAccount other not found") as info:
-        await accounts.session("other")
+        await accounts.session("other", "ns")
     assert info.value.woken
 
 
 async def test_a_wrong_iam_password_is_tried_once_for_every_pass_on_the_account() -> None:
     kube, cloud = FakeKube("IAMPassword", {**IAM, "password": "Wrong-Passw0rd"}), Cloud()
     accounts = accounts_for(kube, cloud)
-    results = await asyncio.gather(*(accounts.session("acct") for _ in range(50)),
+    results = await asyncio.gather(*(accounts.session("acct", "ns") for _ in range(50)),
                                    return_exceptions=True)
     assert all(isinstance(r, AuthFailed) and r.woken for r in results)
     assert "IAM refused the login of HuaweiCloudAccount acct" in results[0].message
@@ -218,7 +220,7 @@ async def test_a_wrong_iam_password_is_tried_once_for_every_pass_on_the_account(
     kube.set_secret(IAM)  # corrected: a new session, no refusal remembered
     assert await accounts.check("acct") == ("IAMPassword credentials found in Secret ns/creds; "
                                             "IAM accepted the login")
-    session = await accounts.session("acct")
+    session = await accounts.session("acct", "ns")
     assert (await session.vpn.get_user("srv", "u1")).name == "alice"
     assert cloud.token_requests == 2  # the refused login and the right one
 
@@ -228,7 +230,7 @@ async def test_aksk_refused_in_calls_makes_the_account_auth_failed_until_a_call_
     kube, cloud = FakeKube("AKSK", {**AKSK, "accessKey": "WRONG"}), Cloud()
     accounts = accounts_for(kube, cloud)
     await accounts.check("acct")
-    session = await accounts.session("acct")
+    session = await accounts.session("acct", "ns")
     for _ in range(5):
         with pytest.raises(AuthError):
             await session.vpn.get_user("srv", "u1")
@@ -240,7 +242,7 @@ async def test_aksk_refused_in_calls_makes_the_account_auth_failed_until_a_call_
 
     kube.set_secret(AKSK)  # corrected
     assert await accounts.check("acct") == "AKSK credentials found in Secret ns/creds"
-    await (await accounts.session("acct")).vpn.get_user("srv", "u1")
+    await (await accounts.session("acct", "ns")).vpn.get_user("srv", "u1")
 
 
 async def test_removing_an_account_closes_its_session_and_stops_watching_its_secret() -> None:
@@ -248,7 +250,7 @@ async def test_removing_an_account_closes_its_session_and_stops_watching_its_sec
     refs = SecretRefs()
     accounts = accounts_for(kube, Cloud(), refs)
     await accounts.check("acct")
-    session = await accounts.session("acct")
+    session = await accounts.session("acct", "ns")
     await accounts.remove("acct")
     assert not refs.watched("ns", "creds")
     assert accounts.pacer_snapshots() == []
@@ -265,3 +267,39 @@ def test_a_deleted_account_waits_for_its_users_with_growing_delays() -> None:
     assert not outcomes[0].ready and outcomes[0].synced_reason is Reason.IN_USE
     gone = deletion_outcome(0, 9)
     assert gone.next is Next.DONE and gone.reason is Reason.DELETING
+
+
+async def test_an_account_admits_only_the_namespaces_it_selects() -> None:
+    kube, cloud = FakeKube("AKSK", AKSK), Cloud()
+    kube.account["spec"]["allowedNamespaces"] = {
+        "from": "Selector", "selector": {"matchLabels": {"team": "a"}}}
+    namespaces = NamespaceLabels()
+    namespaces.seen("team-a", {"team": "a"})
+    namespaces.seen("team-b", {"team": "b"})
+    accounts = accounts_for(kube, cloud)
+    accounts.namespaces = namespaces
+    assert await accounts.session("acct", "team-a") is not None
+    with pytest.raises(AccountNotAllowed) as refused:
+        await accounts.session("acct", "team-b")
+    assert "HuaweiCloudAccount acct does not admit namespace team-b" in refused.value.message
+    assert "team-a" not in refused.value.message and "creds" not in refused.value.message
+    assert accounts.restricted("acct") and cloud.calls == 0
+    with pytest.raises(AccountNotAllowed):  # a namespace not seen (yet) is not admitted
+        await accounts.session("acct", "unknown")
+    assert namespaces.seen("team-b", {"team": "a"})  # relabelled: admitted from now on
+    assert await accounts.session("acct", "team-b") is not None
+
+
+async def test_the_default_account_admits_what_the_operator_was_told() -> None:
+    def make_session(config: AccountConfig, on_auth_change: Any) -> object:
+        return SimpleNamespace(token_provider=None)
+
+    namespaces = NamespaceLabels()
+    namespaces.seen("apps", {"kubernetes.io/metadata.name": "apps"})
+    namespaces.seen("other", {"kubernetes.io/metadata.name": "other"})
+    default = AccountConfig(region="cn-north-4", project_id="p", access_key="a", secret_key="s")
+    accounts = Accounts(None, default, make_session, SecretRefs(), namespaces,  # type: ignore[arg-type]
+                        parse_allowed_namespaces("kubernetes.io/metadata.name in (apps)"))
+    assert await accounts.session(None, "apps") is not None
+    with pytest.raises(AccountNotAllowed, match="the operator's default account does not"):
+        await accounts.session(None, "other")

@@ -170,7 +170,7 @@ class FakeKube:
 
 
 class FakeAccounts:
-    async def session(self, name: str | None) -> object:
+    async def session(self, name: str | None, namespace: str) -> object:
         return "session"
 
 

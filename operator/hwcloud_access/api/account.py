@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import K8S_NAME_PATTERN, ApiModel, ManagedStatus
+from .base import K8S_NAME_PATTERN, AllowedNamespaces, ApiModel, ManagedStatus
 
 ENDPOINT_PATTERN = r"^https?://[^\s/]+(/.*)?$"
 
@@ -42,6 +42,12 @@ class HuaweiCloudAccountSpec(ApiModel):
     endpoints: Endpoints = Field(
         default_factory=Endpoints,
         description="Endpoint overrides (default: https://<service>.<region>.myhuaweicloud.com).",
+    )
+    allowed_namespaces: AllowedNamespaces = Field(
+        default_factory=AllowedNamespaces,
+        description="Which namespaces' resources may use this account (default: All, i.e. "
+        "anyone who may create a VpnUserGroup, VpnUser or MqUser in any namespace). A "
+        "resource elsewhere gets Ready=False AccountNotAllowed and no cloud call.",
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 GROUP = "access.hwcloud.dev"
@@ -33,6 +33,63 @@ def immutable(field: str) -> dict[str, Any]:
         "fieldPath": f".{field}",
         "reason": "FieldValueForbidden",
     }
+
+
+# Moving a resource to another account would leave its cloud object, a live credential, in
+# the old one with nothing tracking it: once the resource has a cloud id, accountRef stays.
+ACCOUNT_REF_FIXED_ONCE_CREATED = {
+    "rule": "!has(oldSelf.status) || !has(oldSelf.status.id) || "
+            "(has(self.spec.accountRef) == has(oldSelf.spec.accountRef) && "
+            "(!has(self.spec.accountRef) || self.spec.accountRef.name == "
+            "oldSelf.spec.accountRef.name))",
+    "message": "spec.accountRef is immutable once the resource has a cloud object "
+               "(status.id): in another account the object would be left behind, untracked",
+    "fieldPath": ".spec.accountRef",
+    "reason": "FieldValueForbidden",
+}
+
+
+class LabelSelectorRequirement(ApiModel):
+    key: str = Field(min_length=1, max_length=317, description="The label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
+        description="In, NotIn, Exists or DoesNotExist.")
+    values: list[str] = Field(
+        default_factory=list, description="Values for In and NotIn; empty for the others.")
+
+    @model_validator(mode="after")
+    def _values_fit_operator(self) -> LabelSelectorRequirement:
+        takes_values = self.operator in ("In", "NotIn")
+        if takes_values != bool(self.values):
+            wanted = "one or more values" if takes_values else "no values"
+            raise ValueError(f"operator {self.operator} takes {wanted}")
+        return self
+
+
+class LabelSelector(ApiModel):
+    """Kubernetes' label selector: every matchLabels pair and every expression must hold."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict,
+                                         description="Labels that must be set to these values.")
+    match_expressions: list[LabelSelectorRequirement] = Field(
+        default_factory=list, description="Requirements on labels.")
+
+
+class AllowedNamespaces(ApiModel):
+    """Which namespaces may use an account, as Gateway API's allowedRoutes.namespaces."""
+
+    from_: Literal["All", "Selector"] = Field(
+        default="All", alias="from",
+        description="All: resources in every namespace may use the account. Selector: only "
+        "those in namespaces whose labels match `selector` (kubernetes.io/metadata.name "
+        "selects by name).")
+    selector: LabelSelector | None = Field(
+        default=None, description="Namespace label selector; required with from: Selector.")
+
+    @model_validator(mode="after")
+    def _selector_with_selector(self) -> AllowedNamespaces:
+        if (self.from_ == "Selector") != (self.selector is not None):
+            raise ValueError("selector is required with from: Selector, and only then")
+        return self
 
 
 class LocalObjectReference(ApiModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .account import HuaweiCloudAccountSpec, HuaweiCloudAccountStatus
-from .base import ApiModel
+from .base import ACCOUNT_REF_FIXED_ONCE_CREATED, ApiModel
 from .mq import MqUserSpec, MqUserStatus
 from .vpn import VpnUserGroupSpec, VpnUserGroupStatus, VpnUserSpec, VpnUserStatus
 
@@ -20,6 +20,7 @@ class KindDef:
     description: str
     namespaced: bool = True
     extra_columns: tuple[dict[str, str], ...] = field(default_factory=tuple)
+    object_rules: tuple[dict[str, str], ...] = ()  # CEL rules on the whole object
 
     @property
     def singular(self) -> str:
@@ -34,6 +35,7 @@ VPN_USER_GROUP = KindDef(
     status_model=VpnUserGroupStatus,
     description="A user group on a Huawei Cloud P2C VPN server.",
     extra_columns=({"name": "Users", "type": "integer", "jsonPath": ".status.userNumber"},),
+    object_rules=(ACCOUNT_REF_FIXED_ONCE_CREATED,),
 )
 VPN_USER = KindDef(
     kind="VpnUser",
@@ -43,6 +45,7 @@ VPN_USER = KindDef(
     status_model=VpnUserStatus,
     description="A local-password user on a Huawei Cloud P2C VPN server.",
     extra_columns=({"name": "Group", "type": "string", "jsonPath": ".status.userGroupName"},),
+    object_rules=(ACCOUNT_REF_FIXED_ONCE_CREATED,),
 )
 MQ_USER = KindDef(
     kind="MqUser",
@@ -51,6 +54,7 @@ MQ_USER = KindDef(
     spec_model=MqUserSpec,
     status_model=MqUserStatus,
     description="An ACL user of a Huawei Cloud DMS for RocketMQ instance.",
+    object_rules=(ACCOUNT_REF_FIXED_ONCE_CREATED,),
 )
 HUAWEI_CLOUD_ACCOUNT = KindDef(
     kind="HuaweiCloudAccount",

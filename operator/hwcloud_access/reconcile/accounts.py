@@ -23,9 +23,11 @@ from pydantic import SecretStr, ValidationError
 
 from ..api import HUAWEI_CLOUD_ACCOUNT
 from ..api.account import HuaweiCloudAccountSpec
+from ..api.base import AllowedNamespaces
 from ..cloud import AccountConfig, AuthError, CloudError, CloudSession
 from .kube import Kube, SecretData
 from .outcome import (
+    AccountNotAllowed,
     AuthFailed,
     CloudBusy,
     DependencyNotReady,
@@ -36,6 +38,7 @@ from .outcome import (
     ReconcileProblem,
 )
 from .secret_refs import SecretRefs
+from .tenancy import ALL, NamespaceLabels, admits
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,9 @@ class _Entry:
     # Kept while the account cannot be used (`problem`): it may come back as it was.
     session: CloudSession | None = None
     problem: ReconcileProblem | None = None
+    # Which namespaces may use it: read from the account before its Secret, so that a
+    # namespace it does not admit learns nothing of the rest.
+    allowed: AllowedNamespaces | None = None
 
 
 class Accounts:
@@ -125,10 +131,13 @@ class Accounts:
     it gets the same problem without reading it again."""
 
     def __init__(self, kube: Kube, default: AccountConfig | None, make_session: MakeSession,
-                 secret_refs: SecretRefs, ttl: float = 30.0,
+                 secret_refs: SecretRefs, namespaces: NamespaceLabels,
+                 default_allowed: AllowedNamespaces = ALL, ttl: float = 30.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.kube = kube
         self.default = default
+        self.default_allowed = default_allowed
+        self.namespaces = namespaces
         self.make_session = make_session
         self.secret_refs = secret_refs
         self.ttl = ttl
@@ -139,11 +148,13 @@ class Accounts:
         self._rechecks: dict[str, asyncio.TimerHandle] = {}
         self._wakes: set[asyncio.Task[None]] = set()
 
-    async def session(self, account_name: str | None) -> CloudSession:
-        """The account's session. An IAM account's login is checked first (one token request
-        shared by all, then cached; a refusal is remembered): while IAM refuses it, passes end
-        AuthFailed and wait for the account to wake them, instead of each retrying."""
-        entry = await self._entry(account_name)
+    async def session(self, account_name: str | None, namespace: str) -> CloudSession:
+        """The account's session for a resource in `namespace`: AccountNotAllowed first when
+        the account does not admit it. An IAM account's login is checked first (one token
+        request shared by all, then cached; a refusal is remembered): while IAM refuses it,
+        passes end AuthFailed and wait for the account to wake them, instead of each
+        retrying."""
+        entry = await self._entry(account_name, namespace)
         assert entry.session is not None
         if account_name and entry.session.token_provider is not None:
             await self._login(account_name, entry.session)
@@ -156,7 +167,7 @@ class Accounts:
         again); AK/SK has no login: it fails when the cloud refused its resources' calls."""
         self.forget(name)
         self._recheck(name, None)
-        entry = await self._entry(name)
+        entry = await self._entry(name, None)
         session = entry.session
         assert session is not None
         provider = session.token_provider
@@ -198,7 +209,15 @@ class Accounts:
             return None
         return entry
 
-    async def _entry(self, account_name: str | None) -> _Entry:
+    def restricted(self, account_name: str | None) -> bool:
+        """Whether the account (as last read) admits only some namespaces."""
+        entry = self._entries.get(account_name or DEFAULT)
+        allowed = self.default_allowed if not account_name else entry and entry.allowed
+        return allowed is not None and allowed.from_ != "All"
+
+    async def _entry(self, account_name: str | None, namespace: str | None) -> _Entry:
+        """The account as read (at most `ttl` ago); `namespace`: the namespace of the
+        resource that asks, refused with AccountNotAllowed when not admitted."""
         key = account_name or DEFAULT
         entry = self._fresh(key)
         if entry is None:
@@ -206,6 +225,12 @@ class Accounts:
             # (and its token, pacer and listings) instead of each making their own.
             async with self._locks.setdefault(key, asyncio.Lock()):
                 entry = self._fresh(key) or await self._refresh(key, account_name)
+        if namespace is not None and entry.allowed is not None and \
+                not admits(entry.allowed, self.namespaces.get(namespace)):
+            account = f"HuaweiCloudAccount {account_name}" if account_name else \
+                "the operator's default account"
+            raise AccountNotAllowed(f"{account} does not admit namespace {namespace} (its "
+                                    "allowedNamespaces); no cloud call is made")
         if entry.problem is not None:
             raise copy.copy(entry.problem)  # a copy each: callers' tracebacks stay their own
         return entry
@@ -213,8 +238,9 @@ class Accounts:
     async def _refresh(self, key: str, account_name: str | None) -> _Entry:
         generation = self._generations[key]
         entry = self._entries.setdefault(key, _Entry())
+        entry.allowed = self.default_allowed if account_name is None else None
         try:
-            config, source = await self._load(account_name)
+            config, source = await self._load(account_name, entry)
         except ReconcileProblem as problem:
             entry.problem = problem
         else:
@@ -228,7 +254,7 @@ class Accounts:
         entry.generation, entry.checked_at = generation, self.clock()
         return entry
 
-    async def _load(self, account_name: str | None) -> tuple[AccountConfig, str]:
+    async def _load(self, account_name: str | None, entry: _Entry) -> tuple[AccountConfig, str]:
         """The account's configuration, and where its credentials come from."""
         if not account_name:
             if self.default is None:
@@ -244,6 +270,7 @@ class Accounts:
         except ValidationError as error:
             raise InvalidInput(f"HuaweiCloudAccount {account_name}: {error}",
                                woken=True) from None
+        entry.allowed = spec.allowed_namespaces
         ref = spec.credentials_secret_ref
         secret = await self.kube.read_secret(ref.namespace, ref.name)
         self.secret_refs.track(account_key(account_name), ref.name,

@@ -112,7 +112,7 @@ class Engine:
 
     async def _context(self, resource: Resource, spec: Any) -> Context:
         account = spec.account_ref.name if spec.account_ref else None
-        session = await self.accounts.session(account)
+        session = await self.accounts.session(account, resource.namespace or "")
         return Context(resource, session, self.kube, self.views, self.fingerprint,
                        self.dependencies, self.secret_refs, spec)
 

@@ -118,6 +118,9 @@ class Kube:
                                 namespace, kind.plural)
         return found.get("items") or []
 
+    async def list_namespaces(self) -> list[client.V1Namespace]:
+        return (await self.call(self.core.list_namespace)).items
+
     async def patch_status(self, kind: KindDef, namespace: str, name: str,
                            status: dict[str, Any]) -> None:
         """Writes status fields now, before the handler returns: an intent recorded ahead of

@@ -24,6 +24,7 @@ class Reason(StrEnum):
     NOT_FOUND = "NotFound"  # Observe mode: no such cloud object
     ALREADY_EXISTS = "AlreadyExists"  # a same-named cloud object it did not make (no Adopt)
     ALREADY_OWNED = "AlreadyOwned"  # another resource manages the same cloud object
+    ACCOUNT_NOT_ALLOWED = "AccountNotAllowed"  # the account does not admit the namespace
     IN_USE = "InUse"  # an account being deleted that resources still name
     PAUSED = "ReconcilePaused"  # the paused annotation is set
     SUCCESS = "ReconcileSuccess"  # Synced: the last pass completed
@@ -96,6 +97,14 @@ class AlreadyOwned(ReconcileProblem):
     changes or the owner goes (it is woken then). The message never names the owner."""
 
     reason = Reason.ALREADY_OWNED
+    terminal = True
+
+
+class AccountNotAllowed(ReconcileProblem):
+    """The account's allowedNamespaces does not admit the resource's namespace: no cloud
+    call; waits for a change of the resource, the account or the namespace's labels."""
+
+    reason = Reason.ACCOUNT_NOT_ALLOWED
     terminal = True
 
 

@@ -15,6 +15,7 @@ local terminal = {
   NotFound = true,        -- managementPolicy Observe and no such cloud object
   AlreadyExists = true,   -- a same-named cloud object it did not make (adoptionPolicy Never)
   AlreadyOwned = true,    -- another resource of the cluster manages the same cloud object
+  AccountNotAllowed = true, -- the account does not admit the resource's namespace
   ReconcileError = true,  -- unexpected failure, not retried
   DeleteBlocked = true,   -- the cloud refuses the delete: retried, but needs someone to look
 }

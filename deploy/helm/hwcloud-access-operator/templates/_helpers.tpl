@@ -97,6 +97,14 @@ README's "Install with Helm" for why.
   verbs: ["patch"]
 {{- end }}
 
+{{- define "hwcloud-access.rules.namespaces" -}}
+# Namespaces: their labels decide which HuaweiCloudAccounts admit them (allowedNamespaces);
+# kopf also matches --namespace against them.
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["list", "watch"]
+{{- end }}
+
 {{- define "hwcloud-access.rules.secrets" -}}
 # Secrets: read the ones the specs name (passwords, secret keys, account credentials), create
 # the generated ones (owned by their resource; garbage-collected with it), and list+watch to
