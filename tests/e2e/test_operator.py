@@ -202,10 +202,18 @@ def test_group_with_users_waits_for_them_before_deleting(stack) -> None:
     testbed, emulator, _, ns = stack
     testbed.apply(group("team", f"team-{ns}"), ns)
     testbed.apply(user("member", f"member-{ns}", groupRef={"name": "team"}), ns)
-    wait_ready(testbed, "VpnUser", "member", ns)
+    member = wait_ready(testbed, "VpnUser", "member", ns)
+    out_of_band(emulator, lambda s: s.vpn.create_user(  # one the cluster does not manage
+        SERVER, name=f"stray-{ns}", password="Stray-Password-5",
+        user_group_id=member["status"]["groupId"], client_token=str(uuid.uuid4())))
+    emulator.apply_now()
     testbed.kubectl("delete", "vpnusergroup", "team", "-n", ns, "--wait=false")
-    wait_reason(testbed, "VpnUserGroup", "team", ns, "DependencyNotReady")
+    waiting = wait_reason(testbed, "VpnUserGroup", "team", ns, "DependencyNotReady")
+    assert "still has 2 user(s) (1 of them VpnUser(s) in this namespace, 1 not managed " \
+        "here" in condition(waiting)["message"]
     assert len(cloud_groups(emulator, f"team-{ns}")) == 1
+    out_of_band(emulator, lambda s: s.vpn.delete_user(SERVER, cloud_users(
+        emulator, f"stray-{ns}")[0]["id"]))
     testbed.kubectl("delete", "vpnuser", "member", "-n", ns, "--timeout=60s")
     wait_for(lambda: testbed.get("VpnUserGroup", "team", ns) is None, 90,
              what="group deleted after its users")
