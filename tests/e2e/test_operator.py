@@ -15,7 +15,7 @@ from tests.support.emulator import EmulatorProcess
 from tests.support.operator import condition, wait_for, wait_ready, wait_reason
 from tests.support.testbed import Testbed
 
-from hwcloud_access.cloud import CloudSession
+from hwcloud_access.cloud import VPN_PAGE_SIZE, CloudSession
 
 API = "access.hwcloud.dev/v1alpha1"
 SERVER = "6f1c1e2a-8d0b-4c59-9b0e-3c2a7f5d9a01"
@@ -251,13 +251,14 @@ def test_lost_create_answer_leaves_no_duplicate(stack) -> None:
 
 
 def test_read_back_by_get_when_a_listing_has_more_pages_than_waiters(stack) -> None:
-    """With 120 more users on the server a listing is 2+ pages; one object waiting for its
-    create to show reads itself instead."""
+    """With more than a page of users on the server a listing is 2+ pages; one object
+    waiting for its create to show reads itself instead."""
     testbed, emulator, _, ns = stack
 
     async def fill(session) -> list[str]:
         return list(await asyncio.gather(*(session.vpn.create_user(
-            SERVER, name=f"fill{n:03d}-{ns}", password="Filler-Pass-42") for n in range(120))))
+            SERVER, name=f"fill{n:03d}-{ns}", password="Filler-Pass-42")
+            for n in range(VPN_PAGE_SIZE + 20))))
 
     fillers = out_of_band(emulator, fill)
     emulator.apply_now()
