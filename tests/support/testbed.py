@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import uuid
@@ -49,6 +50,14 @@ class Testbed:
         text = manifest if isinstance(manifest, str) else yaml.safe_dump(manifest)
         args = ["apply", "-f", "-"] + (["-n", namespace] if namespace else [])
         return self.kubectl(*args, input=text, check=check)
+
+    def audit(self) -> list[dict]:
+        """The API server's audit events so far: every request on Secrets (tools/testbed)."""
+        path = self.dir / "audit.log"
+        assert path.exists(), f"no {path}: a test bed started before tools/testbed wrote " \
+            "an audit log; start it again"
+        complete = path.read_text().split("\n")[:-1]  # not a line being written
+        return [json.loads(line) for line in complete if line]
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
         args = ["get", kind, name, "-o", "yaml"] + (["-n", namespace] if namespace else [])
