@@ -16,6 +16,7 @@ from .api import ALL_KINDS, GROUP, HUAWEI_CLOUD_ACCOUNT, VERSION, VPN_USER_GROUP
 from .reconcile.accounts import deletion_outcome
 from .reconcile.adapters import ADAPTERS
 from .reconcile.conditions import conditions_for, ready_reason
+from .reconcile.kube import CREDENTIALS_SELECTOR
 from .reconcile.outcome import Next, Outcome, Reason, ReconcileProblem
 from .reconcile.ownership import Claimant, CloudKey, claim_of
 from .reconcile.resource import RECONCILE_REQUEST_ANNOTATION, Resource
@@ -246,16 +247,20 @@ async def namespace_changed(event: kopf.RawEvent, name: str, labels: kopf.Labels
                            for kind, obj in concerned))
 
 
+@kopf.on.startup()
+async def watch_labelled_secrets(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """kopf lists and watches only the Secrets labelled for it: the selector goes into its
+    list and watch requests, so the API server sends it no other Secret. (A handler's
+    `labels=` filter would not: kopf matches it against every Secret it has received.)"""
+    settings.watching.label_selectors["v1", "secrets"] = CREDENTIALS_SELECTOR
+
+
 @kopf.on.event("", "v1", "secrets",
                when=lambda namespace, name, **_: _runtime is not None
                and _runtime.secret_refs.watched(namespace, name))
 async def secret_changed(namespace: str, name: str, meta: kopf.Meta, **_: Any) -> None:
-    """A Secret some resource or account uses changed, appeared or was deleted: wake them
-    (resources compare fingerprints; an account re-reads it). Event handlers keep no state
-    on the Secret: nothing of it lands in annotations."""
-    rt = runtime()
-    version = meta.get("resourceVersion", "")
-    rt.kube.forget_secret(namespace, name, version)
-    woken = rt.secret_refs.changed(namespace, name, version)
-    await asyncio.gather(*(rt.kube.wake(KINDS[kind], ns, obj, "credentials Secret changed")
-                           for kind, ns, obj in woken))
+    """A labelled Secret some resource or account uses changed, appeared, was deleted or
+    lost its label (the API server sends that as a deletion): wake them (resources compare
+    fingerprints; an account re-reads it). Event handlers keep no state on the Secret:
+    nothing of it lands in annotations. Unlabelled Secrets: SecretWatch.poll."""
+    await runtime().secret_watch.seen(namespace, name, meta.get("resourceVersion", ""))

@@ -21,6 +21,7 @@ from .reconcile.drift import DriftSweeper
 from .reconcile.engine import Engine
 from .reconcile.kube import Kube, fingerprint_key
 from .reconcile.secret_refs import SecretRefs
+from .reconcile.secret_watch import SecretWatch
 from .reconcile.tenancy import ALL, NamespaceLabels, parse_allowed_namespaces
 from .reconcile.views import Views
 
@@ -88,10 +89,13 @@ class Runtime:
     dependencies: Dependencies
     drift: DriftSweeper
     secret_refs: SecretRefs
+    secret_watch: SecretWatch
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start_background(self) -> None:
         self.tasks.append(asyncio.create_task(self.drift.run(), name="drift-sweep"))
+        self.tasks.append(asyncio.create_task(self.secret_watch.run(),
+                                              name="unlabelled-secrets"))
 
     async def aclose(self) -> None:
         for task in self.tasks:
@@ -132,4 +136,5 @@ async def build_runtime(settings: OperatorSettings) -> Runtime:
                     secret_refs=secret_refs,
                     admission=Admission(wake, limit=settings.create_turns))
     drift = DriftSweeper(wake, interval=settings.resync_interval)
-    return Runtime(kube, accounts, engine, dependencies, drift, secret_refs)
+    secret_watch = SecretWatch(kube, secret_refs, wake, interval=settings.resync_interval)
+    return Runtime(kube, accounts, engine, dependencies, drift, secret_refs, secret_watch)

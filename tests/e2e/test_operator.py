@@ -16,6 +16,7 @@ from tests.support.operator import condition, wait_for, wait_ready, wait_reason
 from tests.support.testbed import Testbed
 
 from hwcloud_access.cloud import VPN_PAGE_SIZE, CloudSession
+from hwcloud_access.reconcile.kube import CREDENTIALS_LABEL
 
 API = "access.hwcloud.dev/v1alpha1"
 SERVER = "6f1c1e2a-8d0b-4c59-9b0e-3c2a7f5d9a01"
@@ -38,7 +39,10 @@ def mq_user(name: str, access_key: str, **spec: Any) -> dict:
 
 
 def secret(name: str, **data: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+    """A Secret labelled as the README asks, so that the operator's watch shows its changes
+    (test_secret_watch.py has Secrets without the label)."""
+    return {"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "labels": {CREDENTIALS_LABEL: "true"}},
             "type": "Opaque", "stringData": data}
 
 

@@ -21,6 +21,11 @@ from kubernetes.client.exceptions import ApiException
 from ..api import GROUP, VERSION, KindDef
 
 WAKEUP_ANNOTATION = f"{GROUP}/wakeup"
+# The label of the Secrets whose changes the operator watches: the ones it generates, and the
+# ones users name (passwordSecretRef, secretKeySecretRef, credentialsSecretRef) and label so.
+CREDENTIALS_LABEL = f"{GROUP}/credentials"
+CREDENTIALS_SELECTOR = f"{CREDENTIALS_LABEL}=true"
+EVENT_SOURCE = "hwcloud-access-operator"
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class SecretData:
     resource_version: str
     owner_uids: frozenset[str]
     data: dict[str, str]
+    labelled: bool = False  # CREDENTIALS_LABEL is "true": the watch shows its changes
 
 
 class Kube:
@@ -39,6 +45,7 @@ class Kube:
         # queue behind the event loop's small default pool.
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kube")
         self._secrets: dict[tuple[str, str], SecretData] = {}
+        self._labelled: set[tuple[str, str]] = set()
 
     async def call(self, function: Callable[..., Any], *args: Any) -> Any:
         """Runs one call of the synchronous client on the Kube threads."""
@@ -66,24 +73,40 @@ class Kube:
         cached = self._secrets.get((namespace, name))
         if cached is not None and cached.resource_version != resource_version:
             del self._secrets[(namespace, name)]
+        if resource_version is None:
+            self._labelled.discard((namespace, name))
+
+    def labelled(self, namespace: str, name: str) -> bool:
+        """Whether the Secret had CREDENTIALS_LABEL when last read or created here: if not
+        (or it was not there), the watch does not show its changes."""
+        return (namespace, name) in self._labelled
 
     async def read_secret(self, namespace: str, name: str) -> SecretData | None:
         try:
-            secret = await self.call(self.core.read_namespaced_secret, name, namespace)
+            secret = _secret_data(
+                await self.call(self.core.read_namespaced_secret, name, namespace))
         except ApiException as error:
             if error.status == 404:
+                self._labelled.discard((namespace, name))
                 return None
             raise
-        return _secret_data(secret)
+        self._mark(namespace, name, secret)
+        return secret
+
+    def _mark(self, namespace: str, name: str, secret: SecretData) -> None:
+        if secret.labelled:
+            self._labelled.add((namespace, name))
+        else:
+            self._labelled.discard((namespace, name))
 
     async def create_owned_secret(self, namespace: str, name: str, data: dict[str, str],
                                   owner: dict[str, Any], labels: dict[str, str]
                                   ) -> SecretData | None:
-        """Creates the Secret and keeps it as read (its watch sees it changing); None when
-        one of that name already exists."""
+        """Creates the Secret with CREDENTIALS_LABEL and keeps it as read (its watch sees it
+        changing); None when one of that name already exists."""
         body = client.V1Secret(
             metadata=client.V1ObjectMeta(
-                name=name, namespace=namespace, labels=labels,
+                name=name, namespace=namespace, labels={**labels, CREDENTIALS_LABEL: "true"},
                 owner_references=[client.V1OwnerReference(
                     api_version=owner["apiVersion"], kind=owner["kind"],
                     name=owner["metadata"]["name"], uid=owner["metadata"]["uid"],
@@ -97,7 +120,24 @@ class Kube:
                 return None
             raise
         self._secrets[(namespace, name)] = created
+        self._mark(namespace, name, created)
         return created
+
+    async def post_event(self, namespace: str, involved: dict[str, Any], type_: str,
+                         reason: str, message: str) -> None:
+        """An Event on a namespaced object (`involved`: apiVersion, kind, metadata with name
+        and uid), for a pass that has something to say outside its Outcome."""
+        now = datetime.now(UTC)
+        meta = involved["metadata"]
+        body = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=namespace),
+            involved_object=client.V1ObjectReference(
+                api_version=involved["apiVersion"], kind=involved["kind"], name=meta["name"],
+                namespace=namespace, uid=meta["uid"]),
+            type=type_, reason=reason, message=message, count=1, first_timestamp=now,
+            last_timestamp=now, source=client.V1EventSource(component=EVENT_SOURCE),
+            reporting_component=EVENT_SOURCE)
+        await self.call(self.core.create_namespaced_event, namespace, body)
 
     async def get_object(self, kind: KindDef, name: str,
                          namespace: str | None = None) -> dict[str, Any] | None:
@@ -150,8 +190,9 @@ def _secret_data(secret: client.V1Secret) -> SecretData:
     data = {k: base64.b64decode(v).decode("utf-8", "replace")
             for k, v in (secret.data or {}).items()}
     owners = frozenset(ref.uid for ref in secret.metadata.owner_references or [])
+    labelled = (secret.metadata.labels or {}).get(CREDENTIALS_LABEL) == "true"
     return SecretData(uid=secret.metadata.uid, resource_version=secret.metadata.resource_version,
-                      owner_uids=owners, data=data)
+                      owner_uids=owners, data=data, labelled=labelled)
 
 
 async def fingerprint_key(kube: Kube, namespace: str, name: str) -> bytes:

@@ -18,6 +18,7 @@ class SecretRefs:
         self._users: dict[tuple[str, str], set[Key]] = defaultdict(set)
         self._by_resource: dict[Key, tuple[str, str]] = {}
         self._versions: dict[tuple[str, str], str] = {}
+        self._told_unlabelled: set[Key] = set()
 
     def track(self, resource: Key, secret_name: str, resource_version: str,
               namespace: str | None = None) -> None:
@@ -33,6 +34,7 @@ class SecretRefs:
         self._versions.setdefault(secret, resource_version)
 
     def untrack(self, resource: Key) -> None:
+        self._told_unlabelled.discard(resource)
         secret = self._by_resource.pop(resource, None)
         if secret is not None:
             self._users[secret].discard(resource)
@@ -43,6 +45,21 @@ class SecretRefs:
 
     def watched(self, namespace: str, name: str) -> bool:
         return (namespace, name) in self._users
+
+    def secrets(self) -> list[tuple[str, str]]:
+        """(namespace, name) of every Secret in use."""
+        return list(self._users)
+
+    def first_unlabelled(self, resource: Key, labelled: bool) -> bool:
+        """Whether `resource` is to be told that its Secret lacks the watch's label: the
+        first time it finds it so since it started using it or since it last had the label."""
+        if labelled:
+            self._told_unlabelled.discard(resource)
+            return False
+        if resource in self._told_unlabelled:
+            return False
+        self._told_unlabelled.add(resource)
+        return True
 
     def changed(self, namespace: str, name: str, resource_version: str) -> set[Key]:
         """The resources to wake for this version of the Secret (none if already seen)."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from ..api import GROUP
 from ..api.base import SecretKeySelector
+from .kube import CREDENTIALS_SELECTOR
 from .outcome import DependencyNotReady, InvalidInput, InvalidSpec
 from .resource import Context
 
@@ -27,6 +28,12 @@ async def resolve_secret(ctx: Context, ref: SecretKeySelector | None, *, owned_n
         if secret is None:
             raise DependencyNotReady(f"Secret {namespace}/{ref.name} not found; waiting for "
                                      "it to be created", woken=True)
+        if ctx.secret_refs.first_unlabelled(ctx.key, secret.labelled):
+            await ctx.kube.post_event(
+                namespace, resource.owner_reference(), "Warning", "SecretNotLabelled",
+                f"Secret {namespace}/{ref.name} lacks the label {CREDENTIALS_SELECTOR}: the "
+                "operator does not watch it, so a change of it is noticed at the operator's "
+                "next resync (--resync-interval), not at once")
         value = secret.data.get(ref.key)
         if not value:
             raise InvalidInput(f"Secret {namespace}/{ref.name} has no key {ref.key!r}")

@@ -1,0 +1,175 @@
+"""Secrets the watch does not show (no access.hwcloud.dev/credentials label, or not there):
+read again at each resync, a new version handled as the watch would; and a resource is told
+once that its Secret lacks the label."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from types import SimpleNamespace
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from hwcloud_access.reconcile.kube import CREDENTIALS_LABEL, Kube
+from hwcloud_access.reconcile.secret_refs import SecretRefs
+from hwcloud_access.reconcile.secret_watch import POLLED, WATCHED, SecretWatch
+
+USER = ("VpnUser", "ns", "alice")
+OTHER = ("MqUser", "ns", "orders")
+
+
+class FakeCore:
+    """CoreV1Api's Secret reads: name -> (resourceVersion, labelled), or absent (404)."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, tuple[str, bool]] = {}
+        self.reads: list[str] = []
+        self.refuse: set[str] = set()
+
+    def read_namespaced_secret(self, name: str, namespace: str) -> client.V1Secret:
+        self.reads.append(name)
+        if name in self.refuse:
+            raise ApiException(status=403, reason="Forbidden")
+        if name not in self.secrets:
+            raise ApiException(status=404, reason="Not Found")
+        version, labelled = self.secrets[name]
+        return client.V1Secret(
+            metadata=client.V1ObjectMeta(
+                name=name, namespace=namespace, uid=f"uid-{name}", resource_version=version,
+                labels={CREDENTIALS_LABEL: "true"} if labelled else {"app": "x"}),
+            data={"password": base64.b64encode(b"Some-Pass-1").decode()})
+
+
+@pytest.fixture
+def core() -> FakeCore:
+    return FakeCore()
+
+
+@pytest.fixture
+def kube(core: FakeCore) -> Kube:
+    kube = Kube(client.ApiClient(), threads=2)
+    kube.core = core  # type: ignore[assignment]
+    return kube
+
+
+def watch(kube: Kube, refs: SecretRefs) -> tuple[SecretWatch, list[tuple[tuple, str]]]:
+    woken: list[tuple[tuple, str]] = []
+
+    async def wake(key: tuple, why: str) -> None:
+        woken.append((key, why))
+
+    return SecretWatch(kube, refs, wake, interval=300.0), woken
+
+
+async def use(kube: Kube, refs: SecretRefs, resource: tuple, name: str) -> None:
+    """A pass of `resource` reading its Secret `ns/name`, as resolve_secret does."""
+    secret = await kube.read_watched_secret("ns", name)
+    refs.track(resource, name, secret.resource_version if secret else "")
+
+
+async def test_a_new_version_of_an_unlabelled_secret_wakes_its_users_at_the_resync(
+        kube: Kube, core: FakeCore) -> None:
+    refs = SecretRefs(on_unwatched=kube.forget_secret)
+    secrets, woken = watch(kube, refs)
+    core.secrets = {"plain": ("1", False), "labelled": ("1", True)}
+    await use(kube, refs, USER, "plain")
+    await use(kube, refs, OTHER, "labelled")
+    core.reads.clear()
+
+    await secrets.poll()
+    assert core.reads == ["plain"] and woken == []  # unchanged; the labelled one is watched
+
+    core.secrets["plain"] = ("2", False)
+    await secrets.poll()
+    assert woken == [(USER, POLLED)]
+    assert kube.cached_secret("ns", "plain") is None  # the next pass reads it afresh
+    await secrets.poll()
+    assert woken == [(USER, POLLED)]  # once per version
+
+
+async def test_a_missing_secret_is_read_again_until_it_comes_and_watched_once_labelled(
+        kube: Kube, core: FakeCore) -> None:
+    refs = SecretRefs(on_unwatched=kube.forget_secret)
+    secrets, woken = watch(kube, refs)
+    await use(kube, refs, USER, "late")
+    await secrets.poll()
+    assert woken == [] and core.reads == ["late", "late"]
+
+    core.secrets["late"] = ("5", True)
+    await secrets.poll()
+    assert woken == [(USER, POLLED)]
+    await use(kube, refs, USER, "late")
+    core.reads.clear()
+    await secrets.poll()
+    assert core.reads == []  # labelled: the watch shows it from now on
+
+
+async def test_the_watch_wakes_once_per_version_and_drops_a_stale_copy(
+        kube: Kube, core: FakeCore) -> None:
+    refs = SecretRefs(on_unwatched=kube.forget_secret)
+    secrets, woken = watch(kube, refs)
+    core.secrets["pw"] = ("1", True)
+    await use(kube, refs, USER, "pw")
+    await secrets.seen("ns", "pw", "1")
+    assert woken == [] and kube.cached_secret("ns", "pw") is not None
+    await secrets.seen("ns", "pw", "2")
+    await secrets.seen("ns", "pw", "2")
+    assert woken == [(USER, WATCHED)] and kube.cached_secret("ns", "pw") is None
+
+
+async def test_a_secret_nobody_uses_any_more_is_not_read_again(kube: Kube,
+                                                               core: FakeCore) -> None:
+    refs = SecretRefs(on_unwatched=kube.forget_secret)
+    secrets, _ = watch(kube, refs)
+    core.secrets["plain"] = ("1", False)
+    await use(kube, refs, USER, "plain")
+    refs.untrack(USER)
+    core.reads.clear()
+    await secrets.poll()
+    assert core.reads == []
+
+
+async def test_a_failed_read_leaves_the_others_and_logs_no_secret(
+        kube: Kube, core: FakeCore, caplog: pytest.LogCaptureFixture) -> None:
+    refs = SecretRefs(on_unwatched=kube.forget_secret)
+    secrets, woken = watch(kube, refs)
+    core.secrets = {"a": ("1", False), "b": ("1", False)}
+    await use(kube, refs, USER, "a")
+    await use(kube, refs, OTHER, "b")
+    core.refuse, core.secrets["b"] = {"a"}, ("2", False)
+    with caplog.at_level(logging.WARNING):
+        await secrets.poll()
+    assert woken == [(OTHER, POLLED)]
+    assert "re-reading 1 unlabelled Secret(s) failed (HTTP 403)" in caplog.text
+    assert "Some-Pass-1" not in caplog.text
+
+
+def test_a_resource_is_told_once_that_its_secret_lacks_the_label() -> None:
+    refs = SecretRefs()
+    refs.track(USER, "plain", "1")
+    assert refs.first_unlabelled(USER, labelled=False)
+    assert not refs.first_unlabelled(USER, labelled=False)
+    assert not refs.first_unlabelled(OTHER, labelled=True)
+    assert not refs.first_unlabelled(USER, labelled=True)  # labelled meanwhile
+    assert refs.first_unlabelled(USER, labelled=False)  # and unlabelled again
+    refs.track(USER, "another", "1")  # another Secret: told about that one too
+    assert refs.first_unlabelled(USER, labelled=False)
+
+
+async def test_generated_secrets_carry_the_label(kube: Kube) -> None:
+    made: list[client.V1Secret] = []
+
+    def create_namespaced_secret(namespace: str, body: client.V1Secret) -> client.V1Secret:
+        made.append(body)
+        body.metadata.uid, body.metadata.resource_version = "uid", "1"
+        return body
+
+    kube.core = SimpleNamespace(create_namespaced_secret=create_namespaced_secret)  # type: ignore[assignment]
+    owner = {"apiVersion": "access.hwcloud.dev/v1alpha1", "kind": "VpnUser",
+             "metadata": {"name": "alice", "uid": "u1"}}
+    created = await kube.create_owned_secret("ns", "alice-vpn-credentials", {}, owner,
+                                             {"a": "b"})
+    assert made[0].metadata.labels == {"a": "b", CREDENTIALS_LABEL: "true"}
+    assert created is not None and kube.labelled("ns", "alice-vpn-credentials")
