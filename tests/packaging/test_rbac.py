@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.packaging.chart import CHART, VALUE_SETS
+from tests.packaging.chart import CHART, ROOT, VALUE_SETS
 from tests.support.emulator import EmulatorProcess, free_port
 from tests.support.operator import OperatorProcess, operator_env, wait_ready
 from tests.support.testbed import CRDS, Testbed, start_testbed, stop_testbed
+
+from hwcloud_access.reconcile.kube import CREDENTIALS_SELECTOR
 
 pytestmark = pytest.mark.e2e
 
@@ -29,6 +31,8 @@ SERVER = "6f1c1e2a-8d0b-4c59-9b0e-3c2a7f5d9a01"
 INSTANCE = "11a2b3c4-d5e6-4f70-8192-a3b4c5d6e7f8"
 # What kopf says when RBAC is short of what it needs (it carries on, degraded).
 SHORT_OF_PERMISSIONS = ("Forbidden", "forbidden", " 403", "Not enough permissions")
+SECRET_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete",
+                "deletecollection")
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +270,33 @@ def test_namespaced_identity_cannot_reach_other_namespaces(namespaced_release: R
     assert refused.returncode != 0 and "Forbidden" in refused.stderr, refused.stderr
     refused = release.kubectl("get", "secrets", "--all-namespaces")
     assert refused.returncode != 0 and "Forbidden" in refused.stderr, refused.stderr
+
+
+def readme_permission(resource: str) -> tuple[set[str], str]:
+    """(verbs, why) of the resource's row in the README's permissions table."""
+    for line in (ROOT / "README.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] == f"`{resource}`":
+            return {verb.strip() for verb in cells[1].split(",")}, cells[2]
+    raise AssertionError(f"no `{resource}` row in the README's permissions table")
+
+
+def test_secret_permissions_are_the_readmes(cluster_release: Release,
+                                            namespaced_release: Release) -> None:
+    """get, list, watch, create on Secrets, wherever the operator watches (RBAC can narrow
+    neither get to the names specs give nor list/watch to the label its watch selects), and
+    get, create only in its own namespace with watchNamespaces."""
+    verbs, why = readme_permission("secrets")
+    assert verbs == {"get", "list", "watch", "create"}
+    assert CREDENTIALS_SELECTOR in why
+    for verb in SECRET_VERBS:
+        assert cluster_release.can(verb, "secrets") == (verb in verbs), verb
+        for namespace in ("team-a", "team-b"):
+            assert namespaced_release.can(verb, "secrets", namespace) == (verb in verbs), \
+                (verb, namespace)
+        assert namespaced_release.can(verb, "secrets", namespaced_release.namespace) == \
+            (verb in ("get", "create")), verb
+        assert not namespaced_release.can(verb, "secrets", "team-c"), verb
 
 
 def test_two_replicas_one_acts(namespaced_release: Release, emulator: EmulatorProcess,

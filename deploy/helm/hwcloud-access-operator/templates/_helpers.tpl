@@ -106,9 +106,11 @@ README's "Install with Helm" for why.
 {{- end }}
 
 {{- define "hwcloud-access.rules.secrets" -}}
-# Secrets: read the ones the specs name (passwords, secret keys, account credentials), create
-# the generated ones (owned by their resource; garbage-collected with it), and list+watch to
-# notice a rotation. Never update, patch or delete.
+# Secrets: get the ones the specs name (passwords, secret keys, account credentials), by name;
+# create the generated ones (owned by their resource; garbage-collected with it); list+watch
+# for kopf's watch, which asks only for access.hwcloud.dev/credentials=true (RBAC cannot limit
+# get to a changing set of names, nor list/watch to a label: the operator's requests do).
+# Never update, patch or delete.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create"]
