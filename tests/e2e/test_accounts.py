@@ -8,6 +8,7 @@ import json
 import time
 
 import pytest
+import yaml
 from tests.e2e.test_operator import account, mq_user, secret, user
 from tests.support.emulator import EmulatorProcess
 from tests.support.operator import condition, wait_for, wait_ready, wait_reason
@@ -88,10 +89,13 @@ def test_account_deletion_waits_for_the_resources_naming_it(stack) -> None:
     testbed.kubectl("delete", "mquser", "first", "-n", ns, "--timeout=60s")
     wait_for(lambda: condition(testbed.get(HWA, name)).get("message", "").startswith("1 "),
              30, what="one user left")
-    # The last one moves to the operator's default account.
-    testbed.apply(user("second", f"used2-{ns}"), ns)
+    # The last one cannot move to another account (its cloud object would be left behind)...
+    moved = testbed.kubectl("apply", "-f", "-", "-n", ns, check=False,
+                            input=yaml.safe_dump(user("second", f"used2-{ns}")))
+    assert moved.returncode != 0 and "accountRef is immutable" in moved.stderr
+    # ... but once it is deleted too, so is the account.
+    testbed.kubectl("delete", "vpnuser", "second", "-n", ns, "--timeout=60s")
     wait_for(lambda: testbed.get(HWA, name) is None, 30, what="account deleted")
-    wait_ready(testbed, "VpnUser", "second", ns)
 
 
 def test_a_wrong_iam_password_costs_one_login_for_fifty_resources(stack) -> None:

@@ -360,6 +360,7 @@ async def test_create_conflict_adopts_what_appeared_meanwhile(engine, cloud) -> 
 async def test_a_lost_create_answer_is_still_recognised_as_its_own(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
     res = resource()
+    cloud.secret = cloud.secret_in_effect = "create-Secret-1"  # the create set it
     cloud.fail_on["lose-create"] = TransportError("no answer")
     lost = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert lost.reason is Reason.CLOUD_BUSY
@@ -370,6 +371,7 @@ async def test_a_lost_create_answer_is_still_recognised_as_its_own(engine, cloud
     mine = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert mine.ready and mine.status["id"] == made and not mine.events
     assert cloud.calls[-1] == ("create", client_token("uid-1"))  # proved by its token
+    assert "reset" not in cloud.ops()  # its own create set the credentials
 
 
 async def test_an_intent_is_no_claim_on_an_object_its_token_did_not_make(engine, cloud) -> None:

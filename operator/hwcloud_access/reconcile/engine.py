@@ -316,11 +316,18 @@ class Engine:
             self._hold(adapter, ctx)
         status: dict[str, Any] = {"id": cloud_id, **adapter.read_back(observed)}
 
+        # An adopted object gets this resource's credentials first: later passes know it
+        # only as their own.
+        refused = adopted and await self._credentials(adapter, ctx, desired, observed, status,
+                                                      events, adopted=True)
+        if refused:
+            return refused
         differences = adapter.differences(desired, observed)
         if differences:
             return await self._update(adapter, ctx, attempt, desired, observed, differences,
                                       status, events, drift=not adopted)
-        refused = await self._credentials(adapter, ctx, desired, observed, status, events)
+        refused = await self._credentials(adapter, ctx, desired, observed, status, events,
+                                          adopted=False)
         if refused is not None:
             return refused
         status["pendingChange"] = None
@@ -366,16 +373,18 @@ class Engine:
         return made == cloud_id
 
     async def _credentials(self, adapter: Adapter, ctx: Context, desired: Any, observed: Any,
-                           status: dict[str, Any], events: list[Event]) -> Outcome | None:
-        """Sets the Secret's credentials in the cloud when they are not the ones last set,
-        or were never set by this resource (an adopted object); an Outcome when the cloud
-        refuses them."""
+                           status: dict[str, Any], events: list[Event], *,
+                           adopted: bool) -> Outcome | None:
+        """Sets the Secret's credentials in the cloud on an object just adopted, or when they
+        are not the ones last set; an Outcome when the cloud refuses them. (None last set:
+        this resource's own create set them, its answer lost before the status write.)"""
         wanted = adapter.credentials_fingerprint(ctx, desired)
         if wanted is None:
             return None
         applied = ctx.resource.status.get("credentialsFingerprint")
-        # The same, or a fingerprint of another key (renewed): nothing to set.
-        if applied is None or applied != wanted and self.fingerprint.made_with_this_key(applied):
+        # Otherwise the same, or a fingerprint of another key (renewed): nothing to set.
+        if adopted or applied is not None and applied != wanted and \
+                self.fingerprint.made_with_this_key(applied):
             intent = self._intent(ctx.resource, "credentials")
             resent = intent is not None and intent.get("fingerprint") == wanted
             if not resent:
@@ -392,7 +401,7 @@ class Engine:
                 # Right after our own reset whose answer was lost: that reset took effect.
             events.append(Event("Normal", "CredentialsRotated",
                                 "set this resource's credentials on the adopted object"
-                                if applied is None else
+                                if adopted else
                                 "the credentials Secret changed; reset them in the cloud"))
         status["credentialsFingerprint"] = wanted
         return None
