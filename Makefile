@@ -1,5 +1,6 @@
-# The README's commands. Everything installs itself: a venv with pinned dependencies
-# (constraints.txt) and the test bed's binaries built from Go modules (cached in ~/.cache).
+# The README's commands. Everything installs itself: a venv with the operator and the emulator
+# (emulator/, a distribution of its own) on pinned dependencies (constraints.txt), and the test
+# bed's binaries built from Go modules (cached in ~/.cache).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,11 +11,11 @@ PYTEST_ARGS ?=
 .PHONY: test demo bench faults crds lint binaries venv lock clean
 
 venv: $(STAMP)
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml emulator/pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,dev]' -e ./emulator
 	touch $@
 
 binaries:

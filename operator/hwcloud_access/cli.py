@@ -1,4 +1,4 @@
-"""`hwcloud-access`: run the operator, the emulator, print the CRDs, or run the demo."""
+"""`hwcloud-access`: run the operator, print the CRDs, or run the demo."""
 
 from __future__ import annotations
 
@@ -118,9 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd = sub.add_parser("demo", help="run the whole product locally (make demo)")
     demo_cmd.add_argument("--keep", action="store_true", help="keep everything running")
     demo_cmd.set_defaults(func=_demo)
-
-    sub.add_parser("emulator", help="run the local Huawei Cloud emulator (see --help)",
-                   add_help=False)
     return parser
 
 
@@ -141,11 +138,6 @@ def _path(value: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["emulator"]:
-        from .emulator.main import main as emulator_main
-
-        return emulator_main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -5,6 +5,10 @@ port 8930 (examples/huaweicloudaccount.yaml points there) and the operator with 
 emulator as its default account, applies every example, waits until all are Ready and
 prints `kubectl get hwcloud -A`. Everything is stopped at the end unless --keep is given.
 Run from the repository root (`make demo`).
+
+The emulator is a distribution of its own (emulator/, `hwcloud-emulator`) that `make venv`
+installs beside the operator; the demo runs it as a subprocess and asks it for its default
+credentials, so the operator's package neither imports it nor holds its keys.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 EMULATOR_PORT = 8930
 EMULATOR_URL = f"http://127.0.0.1:{EMULATOR_PORT}"
+EMULATOR = [sys.executable, "-m", "hwcloud_emulator"]
 KINDS = "vpnusergroups,vpnusers,mqusers,huaweicloudaccounts"
 
 
@@ -57,14 +63,19 @@ class Demo:
         return [p for p in sorted((self.root / "examples").glob("*.yaml"))
                 if any(d and "kind" in d for d in yaml.safe_load_all(p.read_text()))]
 
-    def start_emulator(self) -> None:
-        self.spawn("emulator", [sys.executable, "-m", "hwcloud_access.emulator", "--port",
-                                str(EMULATOR_PORT)], self.env)
+    def start_emulator(self) -> dict[str, Any]:
+        """Starts the emulator with its defaults and returns its effective config."""
+        shown = subprocess.run([*EMULATOR, "--print-config", "--show-secrets"], text=True,
+                               capture_output=True)
+        if shown.returncode != 0:
+            raise SystemExit("the emulator (emulator/, hwcloud-emulator) does not run here; "
+                             f"`make venv` installs it:\n{shown.stderr}")
+        self.spawn("emulator", [*EMULATOR, "--port", str(EMULATOR_PORT)], self.env)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(f"{EMULATOR_URL}/_emulator/state", timeout=1).close()
-                return
+                return yaml.safe_load(shown.stdout)
             except OSError:
                 if self.children[-1].poll() is not None:
                     break
@@ -72,11 +83,14 @@ class Demo:
         raise SystemExit(f"the emulator did not start (is port {EMULATOR_PORT} free?); see "
                          f"{self.state / 'emulator.log'}")
 
-    def start_operator(self) -> None:
-        env = {**self.env, "HW_REGION_NAME": "cn-north-4",
-               "HW_PROJECT_ID": "0a1b2c3d4e5f40718293a4b5c6d7e8f9",
-               "HW_ACCESS_KEY": "HWEMULATORAK00000001",
-               "HW_SECRET_KEY": "emulatorSecretKey0000000000000000000000001",
+    def start_operator(self, emulator: dict[str, Any]) -> None:
+        """The operator, with the emulator's region, project and first AK/SK as its default
+        account."""
+        credentials = emulator["credentials"][0]
+        env = {**self.env, "HW_REGION_NAME": emulator["region"],
+               "HW_PROJECT_ID": emulator["project_id"],
+               "HW_ACCESS_KEY": credentials["access_key"],
+               "HW_SECRET_KEY": credentials["secret_key"],
                "HW_VPN_ENDPOINT": EMULATOR_URL, "HW_DMS_ENDPOINT": EMULATOR_URL,
                "HW_IAM_ENDPOINT": EMULATOR_URL}
         self.spawn("operator", [sys.executable, "-m", "hwcloud_access.cli", "run", "-A",
@@ -95,8 +109,7 @@ class Demo:
             self.kubectl("api-resources")
             self.step(f"starting the emulator on {EMULATOR_URL} and the operator "
                       f"(logs in {self.state})")
-            self.start_emulator()
-            self.start_operator()
+            self.start_operator(self.start_emulator())
             self.step("applying the examples")
             for path in self.examples():
                 print(self.kubectl("apply", "-f", str(path)), end="")

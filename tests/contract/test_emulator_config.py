@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hwcloud_access.emulator import main as emulator_main
-from hwcloud_access.emulator.config import (
+from hwcloud_emulator import main as emulator_main
+from hwcloud_emulator.config import (
     DEFAULTS,
     ConfigError,
     build_config,
@@ -117,7 +117,7 @@ def test_bad_config_file_exits_2(tmp_path, capsys) -> None:
 
 def test_module_entry_point_runs() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "hwcloud_access.emulator", "--print-config"],
+        [sys.executable, "-m", "hwcloud_emulator", "--print-config"],
         capture_output=True,
         text=True,
         timeout=30,

@@ -7,9 +7,9 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hwcloud_access.emulator import passwords, rules
-from hwcloud_access.emulator.config import load_config
-from hwcloud_access.emulator.state import VpnServerState, VpnUser, VpnView, page_after
+from hwcloud_emulator import passwords, rules
+from hwcloud_emulator.config import load_config
+from hwcloud_emulator.state import VpnServerState, VpnUser, VpnView, page_after
 
 UPPER, LOWER, DIGIT = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz", "0123456789"
 CLASSES = [UPPER, LOWER, DIGIT, rules.VPN_SPECIALS]

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.contract.helpers import send, signed, vpn_base
 
-from hwcloud_access.emulator import signing
+from hwcloud_emulator import signing
 
 VECTOR_SK = "MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"
 

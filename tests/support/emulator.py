@@ -32,10 +32,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hwcloud_access.emulator.config import DEFAULTS, deep_merge
-
-ROOT = Path(__file__).resolve().parents[2]
-
+from hwcloud_emulator.config import DEFAULTS, deep_merge
 
 _RUNNING: set[EmulatorProcess] = set()
 
@@ -68,7 +65,7 @@ class EmulatorError(RuntimeError):
 
 
 class EmulatorProcess:
-    """``python -m hwcloud_access.emulator`` on a free loopback port."""
+    """``python -m hwcloud_emulator`` on a free loopback port."""
 
     def __init__(
         self,
@@ -102,7 +99,7 @@ class EmulatorProcess:
             cmd = [
                 sys.executable,
                 "-m",
-                "hwcloud_access.emulator",
+                "hwcloud_emulator",
                 "--port",
                 str(self.port),
                 "--config",
@@ -114,12 +111,9 @@ class EmulatorProcess:
                 cmd += ["--seed", str(self.seed)]
             if self.log_level:
                 cmd += ["--log-level", self.log_level]
-            env = dict(os.environ)
-            src = str(ROOT / "operator")
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
             with self.log_path.open("ab") as log:
                 self.process = subprocess.Popen(
-                    cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+                    cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
                 )
             _RUNNING.add(self)
             if self._wait_ready():

@@ -1,7 +1,7 @@
 """Huawei Cloud HTTP clients: VPN v5 users/groups, DMS for RocketMQ v2 users.
 
-Shares no code with ``hwcloud_access.emulator`` on purpose: the emulator stands in
-for the cloud in tests, and a shared bug would hide.
+Shares no code with the emulator (``hwcloud_emulator``, a distribution of its own) on
+purpose: the emulator stands in for the cloud in tests, and a shared bug would hide.
 """
 
 from .errors import (

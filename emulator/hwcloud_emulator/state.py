@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hwcloud_access.emulator import clock
-from hwcloud_access.emulator.config import RocketMQInstance, VpnServer
-from hwcloud_access.emulator.errors import CloudError
+from hwcloud_emulator import clock
+from hwcloud_emulator.config import RocketMQInstance, VpnServer
+from hwcloud_emulator.errors import CloudError
 
 Op = tuple[str, Any]
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from hwcloud_access.emulator import clock
-from hwcloud_access.emulator.config import RUNTIME_KEYS, EmulatorConfig, Faults
-from hwcloud_access.emulator.errors import DENIED_OF_SERVICE, CloudError, injected_error
-from hwcloud_access.emulator.operations import WRITE_OPERATIONS
-from hwcloud_access.emulator.state import MqInstanceState, VpnServerState
-from hwcloud_access.emulator.stats import Stats
-from hwcloud_access.emulator.tokens import TokenStore
+from hwcloud_emulator import clock
+from hwcloud_emulator.config import RUNTIME_KEYS, EmulatorConfig, Faults
+from hwcloud_emulator.errors import DENIED_OF_SERVICE, CloudError, injected_error
+from hwcloud_emulator.operations import WRITE_OPERATIONS
+from hwcloud_emulator.state import MqInstanceState, VpnServerState
+from hwcloud_emulator.stats import Stats
+from hwcloud_emulator.tokens import TokenStore
 
 
 class DropConnection(Exception):

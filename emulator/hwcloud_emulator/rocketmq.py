@@ -13,11 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-from hwcloud_access.emulator import passwords, rules
-from hwcloud_access.emulator.core import Emulator
-from hwcloud_access.emulator.errors import CloudError
-from hwcloud_access.emulator.gateway import EMULATOR_KEY
-from hwcloud_access.emulator.state import MqInstanceState, MqUser, Op
+from hwcloud_emulator import passwords, rules
+from hwcloud_emulator.core import Emulator
+from hwcloud_emulator.errors import CloudError
+from hwcloud_emulator.gateway import EMULATOR_KEY
+from hwcloud_emulator.state import MqInstanceState, MqUser, Op
 
 BASE = "/v2/{project_id}/instances/{instance_id}/users"
 MASK = "**************"

@@ -13,13 +13,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from hwcloud_access.emulator import passwords
-from hwcloud_access.emulator.config import deep_merge, format_validation_error
-from hwcloud_access.emulator.core import Emulator
-from hwcloud_access.emulator.gateway import EMULATOR_KEY
-from hwcloud_access.emulator.rocketmq import render as render_mq
-from hwcloud_access.emulator.state import DelayedState, MqInstanceState, VpnServerState
-from hwcloud_access.emulator.vpn import render_group, render_user
+from hwcloud_emulator import passwords
+from hwcloud_emulator.config import deep_merge, format_validation_error
+from hwcloud_emulator.core import Emulator
+from hwcloud_emulator.gateway import EMULATOR_KEY
+from hwcloud_emulator.rocketmq import render as render_mq
+from hwcloud_emulator.state import DelayedState, MqInstanceState, VpnServerState
+from hwcloud_emulator.vpn import render_group, render_user
 
 PREFIX = "/_emulator"
 

@@ -1,4 +1,4 @@
-"""Command line: ``hwcloud-access emulator [options]`` or ``python -m hwcloud_access.emulator``."""
+"""Command line: ``hwcloud-emulator [options]`` or ``python -m hwcloud_emulator``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import asyncio
 import logging
 import sys
 
-from hwcloud_access.emulator.config import ConfigError, dump_yaml, load_config
-from hwcloud_access.emulator.core import Emulator
+from hwcloud_emulator.config import ConfigError, dump_yaml, load_config
+from hwcloud_emulator.core import Emulator
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8930
@@ -16,7 +16,7 @@ DEFAULT_PORT = 8930
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hwcloud-access emulator",
+        prog="hwcloud-emulator",
         description=(
             "Local Huawei Cloud emulator (P2C VPN v5 users/groups, DMS for RocketMQ v2 users, "
             "IAM tokens) on plain HTTP. See docs/emulator.md."
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from hwcloud_access.emulator.persistence import StateFileError
-    from hwcloud_access.emulator.server import serve
+    from hwcloud_emulator.persistence import StateFileError
+    from hwcloud_emulator.server import serve
 
     emulator = Emulator(config, seed=args.seed)
     try:

@@ -18,8 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from hwcloud_access.emulator.core import Emulator
-from hwcloud_access.emulator.state import (
+from hwcloud_emulator.core import Emulator
+from hwcloud_emulator.state import (
     DelayedState,
     MqInstanceState,
     MqUser,
@@ -31,7 +31,7 @@ from hwcloud_access.emulator.state import (
     VpnView,
 )
 
-log = logging.getLogger("hwcloud_access.emulator")
+log = logging.getLogger("hwcloud_emulator")
 VERSION = 1
 
 

@@ -23,12 +23,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from hwcloud_access.emulator import clock, signing
-from hwcloud_access.emulator.core import DropConnection, Emulator, Identity
-from hwcloud_access.emulator.errors import BUSY_CODES, CloudError, injected_error
-from hwcloud_access.emulator.operations import UNKNOWN, service_of
+from hwcloud_emulator import clock, signing
+from hwcloud_emulator.core import DropConnection, Emulator, Identity
+from hwcloud_emulator.errors import BUSY_CODES, CloudError, injected_error
+from hwcloud_emulator.operations import UNKNOWN, service_of
 
-log = logging.getLogger("hwcloud_access.emulator")
+log = logging.getLogger("hwcloud_emulator")
 
 EMULATOR_KEY: web.AppKey[Emulator] = web.AppKey("emulator", Emulator)
 ADMIN_PREFIX = "/_emulator/"

@@ -16,11 +16,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from hwcloud_access.emulator import admin, iam, persistence, rocketmq, vpn
-from hwcloud_access.emulator.core import Emulator
-from hwcloud_access.emulator.gateway import EMULATOR_KEY, gateway
+from hwcloud_emulator import admin, iam, persistence, rocketmq, vpn
+from hwcloud_emulator.core import Emulator
+from hwcloud_emulator.gateway import EMULATOR_KEY, gateway
 
-log = logging.getLogger("hwcloud_access.emulator")
+log = logging.getLogger("hwcloud_emulator")
 
 SETTLE_INTERVAL = 0.05
 SAVE_DEBOUNCE = 1.0
@@ -85,7 +85,7 @@ async def serve(emu: Emulator, host: str, port: int, state_file: str | None) -> 
     bound_port = addresses[0][1] if addresses else port
     shown_host = f"[{host}]" if ":" in host else host
     log.info(
-        "hwcloud-access emulator listening on http://%s:%d (region %s, project %s)",
+        "hwcloud-emulator listening on http://%s:%d (region %s, project %s)",
         shown_host,
         bound_port,
         emu.config.region,

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from hwcloud_access.emulator.errors import INJECTABLE_STATUSES
-from hwcloud_access.emulator.operations import OPERATIONS, POLICY_OPERATIONS
+from hwcloud_emulator.errors import INJECTABLE_STATUSES
+from hwcloud_emulator.operations import OPERATIONS, POLICY_OPERATIONS
 
 DEFAULTS: dict[str, Any] = {
     "region": "cn-north-4",

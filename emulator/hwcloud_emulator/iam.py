@@ -19,10 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
-from hwcloud_access.emulator import clock
-from hwcloud_access.emulator.core import Emulator
-from hwcloud_access.emulator.errors import CloudError
-from hwcloud_access.emulator.gateway import EMULATOR_KEY, verify_signature
+from hwcloud_emulator import clock
+from hwcloud_emulator.core import Emulator
+from hwcloud_emulator.errors import CloudError
+from hwcloud_emulator.gateway import EMULATOR_KEY, verify_signature
 
 
 def _domain_id(name: str) -> str:

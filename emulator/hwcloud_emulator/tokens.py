@@ -7,7 +7,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from hwcloud_access.emulator.errors import CloudError
+from hwcloud_emulator.errors import CloudError
 
 
 @dataclass

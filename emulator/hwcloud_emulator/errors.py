@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hwcloud_access.emulator.operations import DMS, IAM, VPN
+from hwcloud_emulator.operations import DMS, IAM, VPN
 
 
 @dataclass(frozen=True)
