@@ -1,7 +1,8 @@
 """The container image, without a Docker engine: hadolint on the Dockerfile, its shape
 (pinned base, two stages, non-root, no build tools in the final stage, the entrypoint), the
-build context that .dockerignore leaves, and the wheel built from exactly that context
-installed into a fresh venv, where `hwcloud-access run --help` must work."""
+build context that .dockerignore leaves, and the wheel built from exactly that context: it
+holds the operator and nothing of the emulator (its own distribution, emulator/), and
+installed into a fresh venv `hwcloud-access run --help` must work."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
+
+from hwcloud_emulator.config import DEFAULTS as EMULATOR_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -170,23 +174,61 @@ def test_copied_sources_exist_and_are_in_the_context() -> None:
     ("operator/hwcloud_access/py.typed", False),
     ("pyproject.toml", False),
     ("README.md", False),
+    ("emulator/pyproject.toml", True),
+    ("emulator/hwcloud_emulator/config.py", True),
 ])
 def test_dockerignore(path: str, excluded: bool) -> None:
     assert ignored(path, dockerignore()) is excluded
 
 
-def test_the_build_context_makes_a_wheel_whose_entrypoint_runs(tmp_path: Path) -> None:
-    """What the image's build stage does, minus the network: the wheel comes from the build
-    context alone (so every file it needs is COPYed and not ignored), and installs, without
-    the source tree, into a new venv. Its dependencies are the dev venv's (a .pth line: the
-    image installs the same pins from constraints.txt)."""
-    context = build_context(tmp_path / "context")
-    wheels = tmp_path / "wheels"
+@pytest.fixture(scope="module")
+def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_context(tmp_path_factory.mktemp("image") / "context")
+
+
+@pytest.fixture(scope="module")
+def wheel(context: Path) -> Path:
+    """What the image's build stage builds, minus the network: the wheel comes from the build
+    context alone (so every file it needs is COPYed and not ignored)."""
+    wheels = context.parent / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                     "--no-build-isolation", "--wheel-dir", str(wheels), str(context)],
                    check=True, timeout=300, capture_output=True)
-    [wheel] = wheels.glob("hwcloud_access_operator-*.whl")
+    [built] = wheels.glob("hwcloud_access_operator-*.whl")
+    return built
 
+
+def test_the_build_context_holds_nothing_of_the_emulator(context: Path) -> None:
+    assert not [s for s in copy_sources() if Path(s).parts[0] == "emulator"], \
+        "the Dockerfile COPYs the emulator"
+    files = [p.relative_to(context).as_posix() for p in context.rglob("*") if p.is_file()]
+    assert files and not [f for f in files if "emulator" in f], "the emulator is in the image"
+
+
+def test_the_wheel_holds_the_operator_and_no_emulator(wheel: Path) -> None:
+    """No emulator module, no second package, no console script but hwcloud-access, and none
+    of the emulator's default keys and passwords in any file (the emulator's admin API is
+    unauthenticated and its keys are public: neither may reach an image)."""
+    secrets = [value for entry in EMULATOR_DEFAULTS["credentials"] + EMULATOR_DEFAULTS["iam_users"]
+               for key, value in entry.items() if key in ("access_key", "secret_key", "password")]
+    assert secrets
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        tops = {name.split("/")[0] for name in names}
+        assert {top for top in tops if not top.endswith(".dist-info")} == {"hwcloud_access"}
+        assert not [name for name in names if "emulator" in name]
+        for name in names:
+            content = archive.read(name).decode("utf-8", errors="replace")
+            assert not [secret for secret in secrets if secret in content], \
+                f"{name} holds an emulator default key"
+            if name.endswith(".dist-info/entry_points.txt"):
+                assert content.split() == ["[console_scripts]", "hwcloud-access", "=",
+                                           "hwcloud_access.cli:main"]
+
+
+def test_the_wheel_installs_and_its_entrypoint_runs(wheel: Path, tmp_path: Path) -> None:
+    """The wheel installs, without the source tree, into a new venv. Its dependencies are
+    the dev venv's (a .pth line: the image installs the same pins from constraints.txt)."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
                    timeout=120)
