@@ -39,8 +39,10 @@ faults: venv binaries
 crds: venv
 	$(BIN)/hwcloud-access crds --write deploy/crds --write deploy/helm/hwcloud-access-operator/crds
 
+# ruff, and the import contracts of pyproject.toml ([tool.importlinter]).
 lint: venv
-	$(BIN)/ruff check operator tests
+	$(BIN)/ruff check operator emulator tests tools
+	$(BIN)/lint-imports --no-logo --no-cache
 
 lock: venv
 	{ echo '# Pinned versions of every dependency (regenerate with `make lock`); installs use -c constraints.txt.'; \
