@@ -116,12 +116,14 @@ def test_transport_error_is_retryable_and_says_maybe_applied():
 
 def test_subclass_relations_callers_rely_on():
     assert issubclass(e.ThrottledError, e.BusyError)
-    assert issubclass(e.LimiterTimeoutError, e.BusyError)
+    # no request was sent: not the cloud's busy answer, but the caller may requeue
+    assert not issubclass(e.LimiterTimeoutError, e.BusyError)
     assert issubclass(e.ConflictError, e.InvalidRequestError)
     assert e.AlreadyExistsError is e.ConflictError
     assert not issubclass(e.InstanceNotFoundError, e.NotFoundError)
     for cls in (e.NotFoundError, e.InvalidRequestError, e.AccessDeniedError, e.AuthError,
                 e.QuotaExceededError, e.InstanceNotFoundError):
         assert cls("x").retryable is False
-    for cls in (e.BusyError, e.ThrottledError, e.ServerError, e.TransportError):
+    for cls in (e.BusyError, e.ThrottledError, e.ServerError, e.TransportError,
+                e.LimiterTimeoutError):
         assert cls("x").retryable is True

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from hwcloud_access.cloud.errors import LimiterTimeoutError
-from hwcloud_access.cloud.limiter import AimdLimiter, LimiterRegistry
+from hwcloud_access.cloud.limiter import AimdLimiter, CallOutcome, LimiterRegistry
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
@@ -51,7 +51,7 @@ def test_concurrency_never_exceeds_limit_and_is_fifo():
             order.append(i)
             peak = max(peak, limiter.in_flight)
             await asyncio.sleep(1.0)
-            limiter.release(permit, "neutral")
+            limiter.release(permit, CallOutcome.NEUTRAL)
 
         await asyncio.gather(*(task(i) for i in range(10)))
         return peak, order, loop.time(), limiter.in_flight
@@ -70,7 +70,7 @@ def test_writes_waiting_for_their_start_time_count_as_waiting():
         await asyncio.sleep(0.1)
         waiting = limiter.snapshot()["waiting"]
         for permit in await asyncio.gather(*writes):
-            limiter.release(permit, "neutral")
+            limiter.release(permit, CallOutcome.NEUTRAL)
         return waiting, limiter.snapshot()["waiting"], loop.time()
 
     waiting, after, elapsed = run(main)
@@ -90,7 +90,7 @@ def test_late_wake_ups_do_not_slow_the_pace_down():
         for _ in range(21):
             permit = await limiter.acquire(write=True)
             starts.append(loop.time())
-            limiter.release(permit, "neutral")
+            limiter.release(permit, CallOutcome.NEUTRAL)
         return starts
 
     starts = run(main)
@@ -105,9 +105,9 @@ def test_waiter_gives_up_at_deadline_without_leaking_a_slot():
         with pytest.raises(LimiterTimeoutError):
             await limiter.acquire(write=False, deadline=loop.time() + 2.0)
         assert loop.time() == pytest.approx(2.0)
-        limiter.release(held, "neutral")
+        limiter.release(held, CallOutcome.NEUTRAL)
         again = await limiter.acquire(write=False, deadline=loop.time() + 0.1)
-        limiter.release(again, "neutral")
+        limiter.release(again, CallOutcome.NEUTRAL)
         return limiter.in_flight, limiter.snapshot()["waiting"]
 
     assert run(main) == (0, 0)
@@ -120,7 +120,7 @@ def test_writes_are_paced_at_the_current_rate():
         for _ in range(5):
             permit = await limiter.acquire(write=True)
             starts.append(loop.time())
-            limiter.release(permit, "neutral")
+            limiter.release(permit, CallOutcome.NEUTRAL)
         return starts
 
     assert run(main) == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
@@ -129,7 +129,7 @@ def test_writes_are_paced_at_the_current_rate():
 def test_pacing_wait_beyond_deadline_times_out():
     async def main(loop):
         limiter = make(loop, initial_rate=1.0)
-        limiter.release(await limiter.acquire(write=True), "neutral")
+        limiter.release(await limiter.acquire(write=True), CallOutcome.NEUTRAL)
         with pytest.raises(LimiterTimeoutError):
             await limiter.acquire(write=True, deadline=loop.time() + 0.5)
         return loop.time()
@@ -143,11 +143,11 @@ def test_congestion_shrinks_once_per_epoch():
         permits = [await limiter.acquire(write=False) for _ in range(4)]
         await asyncio.sleep(0.1)
         for permit in permits:  # four busy answers to calls sent in the same epoch
-            limiter.release(permit, "congestion")
+            limiter.release(permit, CallOutcome.CONGESTION)
         first = (limiter.limit, limiter.rate, limiter.congestion_events)
         later = await limiter.acquire(write=False)
         await asyncio.sleep(0.1)
-        limiter.release(later, "congestion")  # sent after the shrink: counts
+        limiter.release(later, CallOutcome.CONGESTION)  # sent after the shrink: counts
         return first, (limiter.limit, limiter.rate, limiter.congestion_events,
                        limiter.congestion_signals)
 
@@ -163,11 +163,11 @@ def test_bounds_min_and_max():
         for _ in range(10):
             permit = await limiter.acquire(write=False)
             await asyncio.sleep(0.01)
-            limiter.release(permit, "congestion")
+            limiter.release(permit, CallOutcome.CONGESTION)
         low = (limiter.limit, limiter.rate)
         for _ in range(200):
             permit = await limiter.acquire(write=True)
-            limiter.release(permit, "success")
+            limiter.release(permit, CallOutcome.SUCCESS)
         return low, (limiter.limit, limiter.rate)
 
     low, high = run(main)
@@ -180,12 +180,12 @@ def test_additive_increase_after_congestion():
         limiter = make(loop, max_limit=8, initial_rate=10.0, rate_decrease=0.8,
                        rate_increase=0.1, rate_increase_fraction=0.03)
         permit = await limiter.acquire(write=True)
-        limiter.release(permit, "congestion")
+        limiter.release(permit, CallOutcome.CONGESTION)
         assert limiter.rate == pytest.approx(8.0)
         rates = []
         for _ in range(16):  # about two seconds of successes at ~8/s
             permit = await limiter.acquire(write=True)
-            limiter.release(permit, "success")
+            limiter.release(permit, CallOutcome.SUCCESS)
             rates.append(limiter.rate)
         return rates, loop.time()
 
@@ -199,7 +199,7 @@ def test_slow_start_grows_fast_until_first_congestion():
     async def main(loop):
         limiter = make(loop, initial_rate=1.0, slow_start=0.25)
         for _ in range(10):
-            limiter.release(await limiter.acquire(write=True), "success")
+            limiter.release(await limiter.acquire(write=True), CallOutcome.SUCCESS)
         return limiter.rate
 
     assert run(main) == pytest.approx(1.25 ** 10)
@@ -213,7 +213,7 @@ def test_cancelled_waiter_frees_its_place():
         await asyncio.sleep(0.1)
         waiter.cancel()
         await asyncio.gather(waiter, return_exceptions=True)
-        limiter.release(held, "neutral")
+        limiter.release(held, CallOutcome.NEUTRAL)
         return limiter.in_flight, limiter.snapshot()["waiting"]
 
     assert run(main) == (0, 0)
@@ -261,10 +261,10 @@ def simulate(capacity=10, apply_delay=0.5, creates=1000, rtt=0.005, seed=7):
                     await asyncio.sleep(rtt)
                     calls += 1
                     if accept(loop.time()):
-                        limiter.release(permit, "success")
+                        limiter.release(permit, CallOutcome.SUCCESS)
                         return
                     busy += 1
-                    limiter.release(permit, "congestion")
+                    limiter.release(permit, CallOutcome.CONGESTION)
                     failures += 1
                     await asyncio.sleep(rnd.uniform(0, min(5.0, 0.2 * 2 ** failures)))
 
@@ -297,7 +297,7 @@ def test_the_accepted_writes_it_remembers_stay_within_the_window():
     async def main(loop):
         limiter = make(loop, initial_rate=10.0, min_rate=10.0, max_rate=10.0)
         for _ in range(1000):  # 100 s at 10/s
-            limiter.release(await limiter.acquire(write=True), "success")
+            limiter.release(await limiter.acquire(write=True), CallOutcome.SUCCESS)
         return len(limiter._accepted)
 
     assert run(main) <= 10 * 4 + 1  # 4 s of writes

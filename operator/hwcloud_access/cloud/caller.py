@@ -28,7 +28,7 @@ from .errors import (
     classify,
     transport_error,
 )
-from .limiter import LimiterRegistry
+from .limiter import CallOutcome, LimiterRegistry
 from .retry import RetryPolicy, retry_call
 
 log = logging.getLogger(__name__)
@@ -135,17 +135,17 @@ class Caller:
         async def attempt(number: int, deadline: float) -> httpx.Response:
             limiter = self.limiters.get(limiter_key) if limiter_key else None
             permit = await limiter.acquire(write=write, deadline=deadline) if limiter else None
-            outcome = "neutral"
+            outcome = CallOutcome.NEUTRAL
             try:
                 response = await self._send(operation, method, path, json, params, headers,
                                             deadline)
                 if response.is_success:
-                    outcome = "success"
+                    outcome = CallOutcome.SUCCESS
                     return response
                 error = classify(response.status_code, response.content,
                                  operation=operation, headers=response.headers)
-                outcome = "congestion" if error.congestion else (
-                    "neutral" if error.retryable else "success"
+                outcome = CallOutcome.CONGESTION if error.congestion else (
+                    CallOutcome.NEUTRAL if error.retryable else CallOutcome.SUCCESS
                 )
                 raise error
             except TransportError as err:

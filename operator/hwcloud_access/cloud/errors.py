@@ -114,9 +114,12 @@ class ThrottledError(BusyError):
     """429 from the API gateway. Retryable."""
 
 
-class LimiterTimeoutError(BusyError):
-    """No slot of the local per-server limiter within the time budget. Retryable;
-    no request was sent."""
+class LimiterTimeoutError(CloudError):
+    """No slot of the local per-server limiter within the time budget: no request was
+    sent, and the budget is spent. Retryable by the caller (a requeue), never inside the
+    client; not a BusyError, which is the cloud's own answer."""
+
+    retryable = True
 
 
 class ServerError(CloudError):

@@ -44,8 +44,17 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from .errors import LimiterTimeoutError
+
+
+class CallOutcome(StrEnum):
+    """What a call that held a permit tells the pacer."""
+
+    SUCCESS = "success"  # the server took it (or refused it for good): the pace may grow
+    CONGESTION = "congestion"  # the server is congested: the pace shrinks
+    NEUTRAL = "neutral"  # no word on congestion (no answer, a retryable error)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -207,14 +216,13 @@ class AimdLimiter:
 
     # -- releasing -------------------------------------------------------------------
 
-    def release(self, permit: Permit, outcome: str) -> None:
-        """``outcome``: ``success`` (grow), ``congestion`` (shrink), ``neutral``."""
+    def release(self, permit: Permit, outcome: CallOutcome) -> None:
         if permit.released:
             return
         permit.released = True
-        if outcome == "congestion":
+        if outcome is CallOutcome.CONGESTION:
             self._on_congestion(permit)
-        elif outcome == "success":
+        elif outcome is CallOutcome.SUCCESS:
             self._on_success(permit)
         self._give_back()
 

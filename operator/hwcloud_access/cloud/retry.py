@@ -19,6 +19,13 @@ from .errors import CloudError, LimiterTimeoutError
 T = TypeVar("T")
 
 
+def backoff(attempt: int, base: float, cap: float,
+            uniform: Callable[[], float] = _random.random) -> float:
+    """The one backoff formula (client retries and the engine's requeues): exponential with
+    full jitter, uniform in [0, min(cap, base * 2**attempt))."""
+    return uniform() * min(cap, base * 2 ** min(attempt, 30))
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 8
@@ -27,9 +34,7 @@ class RetryPolicy:
     budget: float = 10.0
 
     def backoff(self, failures: int, uniform: Callable[[], float]) -> float:
-        """Full jitter: uniform in [0, min(max_delay, base_delay * 2**(failures-1)))."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, failures - 1)))
-        return uniform() * ceiling
+        return backoff(max(0, failures - 1), self.base_delay, self.max_delay, uniform)
 
 
 Attempt = Callable[[int, float], Awaitable[T]]

@@ -7,7 +7,6 @@ again, and the caller (the kopf handler) schedules that.
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -26,6 +25,7 @@ from ..cloud import (
     PasswordReusedError,
     QuotaExceededError,
 )
+from ..cloud.retry import backoff
 from .accounts import Accounts
 from .admission import Admission
 from .conditions import is_ready, now_rfc3339
@@ -70,11 +70,6 @@ def client_token(uid: str, lost_id: str | None = None) -> str:
 
 def poll_delay(attempt: int) -> float:
     return POLL_DELAYS[min(attempt, len(POLL_DELAYS) - 1)]
-
-
-def backoff(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter."""
-    return random.uniform(base / 2, min(cap, base * 2 ** min(attempt, 16)))
 
 
 def _age(since: str | None) -> float | None:
