@@ -12,7 +12,7 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 
 from . import metrics
-from .api import ALL_KINDS, GROUP, HUAWEI_CLOUD_ACCOUNT, VERSION, VPN_USER_GROUP
+from .api import ALL_KINDS, GROUP, HUAWEI_CLOUD_ACCOUNT, VERSION
 from .reconcile.accounts import deletion_outcome
 from .reconcile.adapters import ADAPTERS
 from .reconcile.conditions import conditions_for, ready_reason
@@ -110,11 +110,9 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims
     if outcome.ready and outcome.cloud_object is not None:
         rt.drift.track(key, outcome.view, adapter.cloud_id, outcome.cloud_object,
                        outcome.resync_interval)
-    if resource.kind is VPN_USER_GROUP:
-        status = {**resource.status, **outcome.status,
-                  "conditions": conditions_for(outcome, None, resource.generation)}
-        await rt.dependencies.group_changed((key[1], key[2]), dict(body.get("spec") or {}),
-                                            status)
+    status = {**resource.status, **outcome.status,
+              "conditions": conditions_for(outcome, None, resource.generation)}
+    await rt.dependencies.passed(resource.kind, key, dict(body.get("spec") or {}), status)
     _finish(resource, patch, outcome)
 
 
@@ -135,8 +133,7 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims: k
     rt.engine.admission.forget(key)
     rt.secret_refs.untrack(key)
     metrics.set_ready(*key, None)
-    if resource.kind is VPN_USER_GROUP:
-        await rt.dependencies.group_changed((key[1], key[2]), None, None)
+    rt.dependencies.gone(resource.kind, key)
     _finish(resource, patch, outcome)
 
 

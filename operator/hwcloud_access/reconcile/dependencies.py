@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from ..api import VPN_USER, VPN_USER_GROUP
+from ..api import VPN_USER, VPN_USER_GROUP, KindDef
 from .conditions import is_ready
 from .kube import Kube
 
@@ -36,14 +36,19 @@ class Dependencies:
     def wait_for_group(self, group: Key, user: Key) -> None:
         self._waiters[group].add(user)
 
-    async def group_changed(self, group: Key, spec: dict[str, Any] | None,
-                            status: dict[str, Any] | None) -> None:
-        """Called by the group handler after each pass (spec None: the group is gone)."""
-        if spec is None:
-            self._groups.pop(group, None)
+    async def passed(self, kind: KindDef, key: tuple[str, str, str], spec: dict[str, Any],
+                     status: dict[str, Any]) -> None:
+        """After each pass of any resource: a group's new status may wake its users."""
+        if kind is not VPN_USER_GROUP:
             return
-        self._groups[group] = {"spec": spec, "status": status or {}}
+        group = (key[1], key[2])
+        self._groups[group] = {"spec": spec, "status": status}
         if is_ready(status) and self._waiters.get(group):
             users = self._waiters.pop(group)
             for namespace, name in users:
                 await self.kube.wake(VPN_USER, namespace, name, f"group {group[1]} is Ready")
+
+    def gone(self, kind: KindDef, key: tuple[str, str, str]) -> None:
+        """A resource is deleted: a group is forgotten."""
+        if kind is VPN_USER_GROUP:
+            self._groups.pop((key[1], key[2]), None)
