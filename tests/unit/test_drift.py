@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
+from hwcloud_access.cloud import VpnUser
 from hwcloud_access.reconcile.drift import DriftSweeper, resync_interval
 from hwcloud_access.reconcile.views import CollectionView
 
@@ -106,3 +107,19 @@ def test_resync_interval_annotation() -> None:
     for bad in ("5", "29s", "-5", "nan", "inf", "abc", "", "1e400"):
         with pytest.raises(ValueError, match="at least 30"):
             resync_interval(bad)
+
+
+async def test_a_moved_stamp_is_not_drift() -> None:
+    """Our own password reset moves a user's updated_at: nobody changed what the spec says."""
+    clock = Clock()
+    stamped = {"a": VpnUser(id="a", name="na", updated_at="2026-01-01T00:00:00Z")}
+    view, sweeper, listings, woken = setup(stamped, clock, interval=60.0)
+    sweeper.track(key("a"), view, lambda o: o.id, stamped["a"])
+    stamped["a"] = stamped["a"].model_copy(update={"updated_at": "2026-01-01T00:05:00Z"})
+    clock.now = 61.0
+    await sweeper.sweep_due()
+    assert listings == [61.0] and woken == []
+    stamped["a"] = stamped["a"].model_copy(update={"description": "tampered"})
+    clock.now = 122.0
+    await sweeper.sweep_due()
+    assert woken == [(key("a"), "drift: changed outside the cluster")]
