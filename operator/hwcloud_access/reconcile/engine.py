@@ -360,9 +360,8 @@ class Engine:
             return False
         if not adapter.client_tokens:
             return True
-        try:
-            made = await adapter.create(ctx, adapter.with_throwaway_credentials(desired),
-                                        intent["clientToken"])
+        try:  # the very create again (its credentials too), as a lost answer's repeat is
+            made = await adapter.create(ctx, desired, intent["clientToken"])
         except AlreadyExistsError:
             return False
         return made == cloud_id
