@@ -124,12 +124,15 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims: k
     resource = _resource(body)
     key = resource.key
     rt.drift.untrack(key)
-    outcome = await rt.engine.delete(ADAPTERS[resource.kind.kind], resource, attempt=retry,
-                                     claims=cloud_claims)
+    adapter = ADAPTERS[resource.kind.kind]
+    outcome = await rt.engine.delete(adapter, resource, attempt=retry, claims=cloud_claims)
     if not outcome.released:  # kopf would release the finalizer after a PermanentError
         outcome.next, outcome.delay = Next.REQUEUE, outcome.delay or 1.0
         _finish(resource, patch, outcome)  # raises kopf.TemporaryError
         return
+    cloud_key = adapter.cloud_key(resource.body.get("spec") or {}, resource.name)
+    for kind, namespace, name in rt.engine.ownership.release(cloud_key, resource.uid):
+        await rt.kube.wake(KINDS[kind], namespace, name, "the cloud object's owner is gone")
     rt.engine.admission.forget(key)
     rt.secret_refs.untrack(key)
     metrics.set_ready(*key, None)
@@ -145,19 +148,8 @@ async def cloud_claims(body: kopf.Body, **_: Any) -> dict[CloudKey, Claimant]:
                     dict(body))
 
 
-async def gone(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
-    """A resource is gone from the API server (and from the claims index): its claim goes,
-    and the resources refused for the same cloud object are woken (one may own it now)."""
-    if event["type"] != "DELETED" or _runtime is None:
-        return
-    key = ADAPTERS[body["kind"]].cloud_key(dict(body.get("spec") or {}), body.metadata.name)
-    for kind, namespace, name in _runtime.engine.ownership.release(key, body.metadata.uid):
-        await _runtime.kube.wake(KINDS[kind], namespace, name, "the cloud object's owner is gone")
-
-
 for _kind in MANAGED_KINDS:
     kopf.index(GROUP, VERSION, _kind.plural, id="cloud_claims")(cloud_claims)
-    kopf.on.event(GROUP, VERSION, _kind.plural, id="gone")(gone)
     for _register in (kopf.on.create, kopf.on.update, kopf.on.resume):
         _register(GROUP, VERSION, _kind.plural, id="reconcile")(reconcile)
     kopf.on.delete(GROUP, VERSION, _kind.plural, id="delete")(delete)

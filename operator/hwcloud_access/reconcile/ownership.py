@@ -11,8 +11,13 @@ held here until the index has them. Among several claimants the earliest made re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
+
+# How long a released resource's claim is ignored where kopf's index may still show it (the
+# index forgets a resource when its deletion reaches the watch, a moment after the release).
+RELEASED_MEMORY = 600.0
 
 
 class CloudKey(NamedTuple):
@@ -47,16 +52,19 @@ def claim_of(key: CloudKey, body: dict[str, Any]) -> dict[CloudKey, Claimant]:
 
 
 class Ownership:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
         self._held: dict[CloudKey, Claimant] = {}
         self._waiting: dict[CloudKey, set[tuple[str, str, str]]] = {}
+        self._released: dict[str, float] = {}  # uid -> when
 
     def owned_by_another(self, key: CloudKey, body: dict[str, Any],
                          indexed: Iterable[Claimant]) -> bool:
         """Whether another resource owns the object `key` names: it claims it (in the index
         or here), and this one either does not, or was made later."""
         me = claimant(body)
-        others = {c for c in (*indexed, self._held.get(key)) if c is not None and c.uid != me.uid}
+        others = {c for c in (*indexed, self._held.get(key))
+                  if c is not None and c.uid != me.uid and c.uid not in self._released}
         if not others:
             return False
         mine = claims_object(body) or self._held.get(key) == me
@@ -71,8 +79,13 @@ class Ownership:
         self._waiting.setdefault(key, set()).add(resource)
 
     def release(self, key: CloudKey, uid: str) -> set[tuple[str, str, str]]:
-        """A resource naming `key` is gone: its claim goes with it. Returns the resources
-        refused for that object, to be woken (one of them may own it now)."""
+        """A resource naming `key` lets its object go (deleted, or released without
+        deleting): its claim goes with it, also where the index still shows it. Returns the
+        resources refused for that object, to be woken (one of them may own it now)."""
         if key in self._held and self._held[key].uid == uid:
             del self._held[key]
+        now = self.clock()
+        self._released = {u: t for u, t in self._released.items()
+                          if now - t < RELEASED_MEMORY}
+        self._released[uid] = now
         return self._waiting.pop(key, set())
