@@ -130,8 +130,8 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims: k
         outcome.next, outcome.delay = Next.REQUEUE, outcome.delay or 1.0
         _finish(resource, patch, outcome)  # raises kopf.TemporaryError
         return
-    cloud_key = adapter.cloud_key(resource.body.get("spec") or {}, resource.name)
-    for kind, namespace, name in rt.engine.ownership.release(cloud_key, resource.uid):
+    for kind, namespace, name in rt.engine.ownership.release(adapter.key_of(body),
+                                                             resource.uid):
         await rt.kube.wake(KINDS[kind], namespace, name, "the cloud object's owner is gone")
     rt.engine.admission.forget(key)
     rt.secret_refs.untrack(key)
@@ -143,9 +143,7 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims: k
 async def cloud_claims(body: kopf.Body, **_: Any) -> dict[CloudKey, Claimant]:
     """Which resource claims which cloud object (reconcile/ownership.py): kopf fills the
     index from every resource before any handler runs, so ownership survives restarts."""
-    adapter = ADAPTERS[body["kind"]]
-    return claim_of(adapter.cloud_key(dict(body.get("spec") or {}), body.metadata.name),
-                    dict(body))
+    return claim_of(ADAPTERS[body["kind"]].key_of(body), dict(body))
 
 
 for _kind in MANAGED_KINDS:

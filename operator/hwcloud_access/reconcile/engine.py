@@ -93,7 +93,7 @@ class Engine:
         self.ownership = Ownership()
 
     def _owned_by_another(self, adapter: Adapter, resource: Resource, claims: Claims) -> bool:
-        key = adapter.cloud_key(resource.body.get("spec") or {}, resource.name)
+        key = adapter.key_of(resource.body)
         if not self.ownership.owned_by_another(key, resource.body, claims.get(key, ())):
             return False
         self.ownership.wait(key, resource.key)
@@ -101,9 +101,7 @@ class Engine:
 
     def _hold(self, adapter: Adapter, ctx: Context) -> None:
         """This resource claims its cloud object now (a create sent, an object adopted)."""
-        resource = ctx.resource
-        key = adapter.cloud_key(resource.body.get("spec") or {}, resource.name)
-        self.ownership.hold(key, resource.body)
+        self.ownership.hold(adapter.key_of(ctx.resource.body), ctx.resource.body)
 
     async def _context(self, resource: Resource, spec: Any) -> Context:
         account = spec.account_ref.name if spec.account_ref else None
@@ -113,15 +111,17 @@ class Engine:
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
-    def _intent(resource: Resource, action: str) -> dict[str, Any] | None:
-        """The pending change of this action in status, however old."""
+    def _intent(resource: Resource, action: str | None = None) -> dict[str, Any] | None:
+        """The pending change (of this action) in status, however old."""
         pending = resource.status.get("pendingChange")
-        return pending if pending and pending.get("action") == action else None
+        if not pending or (action and pending.get("action") != action):
+            return None
+        return pending
 
     def _pending(self, ctx: Context, action: str | None = None) -> dict[str, Any] | None:
         """The pending change in status if it is recent enough to still be applying."""
-        pending = ctx.resource.status.get("pendingChange")
-        if not pending or (action and pending.get("action") != action):
+        pending = self._intent(ctx.resource, action)
+        if pending is None:
             return None
         age = _age(pending.get("since"))
         if age is None or age > self.settings.pending_timeout:
@@ -204,10 +204,12 @@ class Engine:
                            synced=False, synced_reason=Reason.PAUSED)
         ctx = await self._context(resource, spec)
         observe_only = spec.management_policy == "Observe"
-        desired = await adapter.prepare(ctx, spec, credentials=not observe_only)
+        # Before prepare, which may make a generated credentials Secret for nothing.
         if not observe_only and self._owned_by_another(adapter, resource, claims):
             raise AlreadyOwned(f"another resource in this cluster manages the cloud object "
-                               f"{adapter.cloud_name(desired)}; this one leaves it alone")
+                               f"{adapter.key_of(resource.body).name}; this one leaves it "
+                               "alone")
+        desired = await adapter.prepare(ctx, spec, credentials=not observe_only)
         outcome = await self._converge(adapter, ctx, attempt, spec, desired)
         outcome.status = {**adapter.desired_status(desired), **outcome.status}
         return outcome
@@ -249,7 +251,7 @@ class Engine:
         if known_id and pending:
             return self._applying("the cloud is applying the create", attempt,
                                   {"pendingChange": pending})
-        intent = self._intent(ctx.resource, "create")
+        intent = self._intent(resource, "create")
         events = []
         if intent and intent.get("clientToken") and not known_id:
             token = intent["clientToken"]  # sent before, its answer lost: the same create

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -119,6 +120,10 @@ class Adapter(ABC, Generic[D, Obs]):
     @abstractmethod
     def cloud_key(self, spec: dict[str, Any], name: str) -> CloudKey:
         """What identifies the cloud object a raw spec names (`name`: metadata.name)."""
+
+    def key_of(self, body: Mapping[str, Any]) -> CloudKey:
+        """The cloud object a resource's body names."""
+        return self.cloud_key(dict(body.get("spec") or {}), body["metadata"]["name"])
 
     @abstractmethod
     async def prepare(self, ctx: Context, spec: Any, *, credentials: bool = True) -> D:
