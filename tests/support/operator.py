@@ -43,12 +43,13 @@ class OperatorProcess:
         self.liveness_url = ""
 
     def start(self) -> OperatorProcess:
+        earlier = len(self.log())  # a restart appends: wait for this start's own line
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hwcloud_access.cli", "run", *self.args],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
-        while "Activity 'startup' succeeded" not in self.log():
+        while "Activity 'startup' succeeded" not in self.log()[earlier:]:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the operator did not start:\n{self.log()[-3000:]}")
             time.sleep(0.2)
