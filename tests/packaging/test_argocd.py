@@ -1,5 +1,7 @@
-"""ArgoCD health checks (deploy/argocd/access.hwcloud.dev/<Kind>/health.lua) run in Lua 5.1,
-the language of ArgoCD's gopher-lua, over the samples named in each health_test.yaml."""
+"""ArgoCD health checks (deploy/argocd/access.hwcloud.dev/<Kind>/health.lua) run as Argo CD runs
+them (gopher-lua with Argo CD's libraries, conversion and checks: tools/go/argocd-health) over
+the samples named in each health_test.yaml, which are live objects captured from the API
+server, and over the conditions the operator writes for every reason."""
 
 from __future__ import annotations
 
@@ -10,32 +12,13 @@ from typing import Any
 
 import pytest
 import yaml
-from lupa import lua51
+from tests.support.argocd import KINDS_DIR, argocd_health, script_of
 
 from hwcloud_access.api import ALL_KINDS, GROUP
-from hwcloud_access.reconcile.outcome import Reason
+from hwcloud_access.reconcile.conditions import conditions_for
+from hwcloud_access.reconcile.outcome import Outcome, Reason
 
-ROOT = Path(__file__).resolve().parents[2]
-ARGOCD = ROOT / "deploy" / "argocd"
-KINDS_DIR = ARGOCD / GROUP
-HEALTH = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
-
-
-def to_lua(runtime: Any, value: Any) -> Any:
-    """JSON-like Python data as Lua tables (lists 1-based), as ArgoCD hands `obj` over."""
-    if isinstance(value, dict):
-        return runtime.table_from({k: to_lua(runtime, v) for k, v in value.items()})
-    if isinstance(value, list):
-        return runtime.table_from([to_lua(runtime, v) for v in value])
-    return value
-
-
-def health(kind: str, obj: dict[str, Any]) -> dict[str, str]:
-    runtime = lua51.LuaRuntime(register_eval=False, register_builtins=False)
-    runtime.globals().obj = to_lua(runtime, obj)
-    script = (KINDS_DIR / kind / "health.lua").read_text()
-    result = runtime.execute(script)
-    return {key: result[key] for key in ("status", "message") if result[key] is not None}
+ARGOCD = KINDS_DIR.parent
 
 
 def cases() -> list[Any]:
@@ -45,6 +28,16 @@ def cases() -> list[Any]:
         for case in yaml.safe_load(test_file.read_text())["tests"]:
             out.append(pytest.param(kind, case, id=f"{kind}-{Path(case['inputPath']).stem}"))
     return out
+
+
+def samples() -> list[tuple[str, dict[str, Any]]]:
+    """(kind, object) of every testdata sample."""
+    return [(path.parent.parent.name, yaml.safe_load(path.read_text()))
+            for path in sorted(KINDS_DIR.glob("*/testdata/*.yaml"))]
+
+
+def conditions(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in (obj.get("status") or {}).get("conditions") or []}
 
 
 def test_one_directory_per_kind() -> None:
@@ -59,7 +52,7 @@ def test_one_directory_per_kind() -> None:
 
 
 def test_the_kinds_share_one_script() -> None:
-    scripts = {(KINDS_DIR / k.kind / "health.lua").read_text() for k in ALL_KINDS}
+    scripts = {script_of(k.kind).read_text() for k in ALL_KINDS}
     assert len(scripts) == 1, "edit deploy/argocd/health.lua, then run render_values.py"
 
 
@@ -67,12 +60,25 @@ def test_the_kinds_share_one_script() -> None:
 def test_health_test_yaml(kind: str, case: dict[str, Any]) -> None:
     sample = yaml.safe_load((KINDS_DIR / kind / case["inputPath"]).read_text())
     assert sample["apiVersion"] == f"{GROUP}/v1alpha1" and sample["kind"] == kind
-    assert health(kind, sample) == case["healthStatus"]
+    assert argocd_health(script_of(kind), [sample]) == [case["healthStatus"]]
 
 
 def test_every_state_is_covered() -> None:
     seen = {case.values[1]["healthStatus"]["status"] for case in cases()}
     assert seen == {"Healthy", "Progressing", "Degraded", "Suspended"}
+
+
+def test_each_expected_health_is_the_one_of_its_reason() -> None:
+    """A sample whose Ready speaks for its generation (and is not Ready while deleted) is
+    expected to have the health EXPECTED gives its reason."""
+    for param in cases():
+        kind, case = param.values
+        sample = yaml.safe_load((KINDS_DIR / kind / case["inputPath"]).read_text())
+        ready = conditions(sample).get("Ready")
+        if ready is None or ready["observedGeneration"] != sample["metadata"]["generation"] or (
+                ready["status"] == "True" and sample["metadata"].get("deletionTimestamp")):
+            continue
+        assert case["healthStatus"]["status"] == EXPECTED[Reason(ready["reason"])], param.id
 
 
 # Every condition reason the operator can write, and the health it must map to.
@@ -97,25 +103,69 @@ EXPECTED = {
     Reason.ERROR: "Degraded",
     Reason.SUCCESS: "Healthy",
 }
+DELETION = {Reason.DELETING, Reason.DELETE_BLOCKED}  # written on an object being deleted
 
 
-def obj_with(ready: str, reason: str, generation: int = 3, observed: int = 3) -> dict:
-    condition = {"type": "Ready", "status": ready, "reason": reason, "message": "m",
-                 "observedGeneration": observed}
-    return {"apiVersion": f"{GROUP}/v1alpha1", "kind": "VpnUser",
-            "metadata": {"name": "x", "namespace": "y", "generation": generation},
-            "spec": {}, "status": {"conditions": [condition], "observedGeneration": observed}}
+def written_for(reason: Reason, generation: int = 3, observed: int = 3) -> dict[str, Any]:
+    """A VpnUser with the conditions the operator writes for `reason` (conditions_for)."""
+    ready = EXPECTED[reason] == "Healthy"
+    outcome = Outcome(ready=ready, reason=reason, message="m", synced=ready,
+                      synced_reason=Reason.SUCCESS if ready else reason)
+    metadata: dict[str, Any] = {"name": "x", "namespace": "y", "generation": generation}
+    if reason in DELETION:
+        metadata["deletionTimestamp"] = "2026-11-23T11:45:00Z"
+    return {"apiVersion": f"{GROUP}/v1alpha1", "kind": "VpnUser", "metadata": metadata,
+            "spec": {}, "status": {"conditions": conditions_for(outcome, None, observed),
+                                   "observedGeneration": observed}}
 
 
 @pytest.mark.parametrize("reason", list(Reason), ids=str)
 def test_every_reason_has_a_health(reason: Reason) -> None:
     assert reason in EXPECTED, f"new Reason {reason}: decide its ArgoCD health (health.lua)"
-    ready = "True" if EXPECTED[reason] == "Healthy" else "False"
-    assert health("VpnUser", obj_with(ready, reason.value))["status"] == EXPECTED[reason]
+    current, behind = argocd_health(script_of("VpnUser"), [
+        written_for(reason), written_for(reason, generation=4)])
+    assert current["status"] == EXPECTED[reason]
     # A generation the operator has not looked at yet is Progressing, whatever it said before
     # (unless paused: a paused object stays Suspended).
-    behind = health("VpnUser", obj_with(ready, reason.value, generation=4))["status"]
-    assert behind == ("Suspended" if reason is Reason.PAUSED else "Progressing")
+    assert behind["status"] == ("Suspended" if reason is Reason.PAUSED else "Progressing")
+    if reason in DELETION:  # the controller answers for an object being deleted itself
+        assert argocd_health(script_of("VpnUser"), [written_for(reason)], controller=True) == \
+            [{"status": "Progressing", "message": "Pending deletion"}]
+
+
+def test_stalled_is_degraded_whatever_the_reason() -> None:
+    obj = written_for(Reason.APPLYING)
+    for condition in obj["status"]["conditions"]:
+        condition.update(reason="SomethingNew", message="needs a change")
+    obj["status"]["conditions"].append({**obj["status"]["conditions"][0], "type": "Stalled",
+                                        "status": "True"})
+    assert argocd_health(script_of("VpnUser"), [obj]) == \
+        [{"status": "Degraded", "message": "SomethingNew: needs a change"}]
+
+
+def test_an_object_being_deleted_is_not_healthy() -> None:
+    obj = written_for(Reason.AVAILABLE)
+    obj["metadata"]["deletionTimestamp"] = "2026-11-23T11:45:00Z"
+    assert argocd_health(script_of("VpnUser"), [obj])[0]["status"] == "Progressing"
+
+
+@pytest.mark.parametrize("script, answer", [
+    # an argocd-cm health check gets the base and table libraries only
+    ("return {status = string.upper('healthy')}", "attempt to index a non-table object"),
+    ("return {status = 'healthy'}", {"status": "Unknown",
+                                     "message": "Lua returned an invalid health status"}),
+    ("return {}", {}),
+    ("return {status = 'Healthy', message = tostring(obj.metadata.generation)}",
+     {"status": "Healthy", "message": "3"}),
+], ids=["no-string-library", "invalid-status", "empty-table", "numbers"])
+def test_scripts_run_as_argo_cd_runs_them(tmp_path: Path, script: str, answer: Any) -> None:
+    path = tmp_path / "health.lua"
+    path.write_text(script)
+    if isinstance(answer, str):
+        with pytest.raises(AssertionError, match=answer):
+            argocd_health(path, [written_for(Reason.AVAILABLE)])
+    else:
+        assert argocd_health(path, [written_for(Reason.AVAILABLE)]) == [answer]
 
 
 def test_values_for_the_argo_cd_chart_are_generated_from_the_scripts() -> None:
@@ -127,4 +177,4 @@ def test_values_for_the_argo_cd_chart_are_generated_from_the_scripts() -> None:
     assert set(cm) == {f"resource.customizations.health.{GROUP}_{k.kind}" for k in ALL_KINDS}
     for kind in ALL_KINDS:
         assert cm[f"resource.customizations.health.{GROUP}_{kind.kind}"] == \
-            (KINDS_DIR / kind.kind / "health.lua").read_text()
+            script_of(kind.kind).read_text()

@@ -1,13 +1,20 @@
 -- ArgoCD health check for the kinds of access.hwcloud.dev (hwcloud-access-operator), read from
--- the Ready and Synced conditions the operator writes. The same script serves all four kinds;
--- deploy/argocd/values-argocd.yaml carries it into argocd-cm (render_values.py).
---   Healthy      Ready=True for the current generation
+-- the conditions the operator writes (Ready, Synced and kstatus's Stalled). The same script
+-- serves all four kinds; deploy/argocd/values-argocd.yaml carries it into argocd-cm
+-- (render_values.py). It uses only what Argo CD opens for an argocd-cm health check: the base
+-- and table libraries (no string, math or os).
+--   Healthy      Ready=True for the current generation, and not being deleted
 --   Suspended    reconciliation paused (reason ReconcilePaused)
---   Degraded     a terminal reason: waits for a change of the spec, a Secret or permissions
+--   Degraded     Stalled=True, or a reason that waits for a change of the spec, a Secret or
+--                permissions; DeleteBlocked: the cloud refuses the delete
 --   Progressing  anything else: no status yet, generation not observed yet, applying,
 --                creating, updating, deleting, cloud busy, dependency not ready
+-- (Argo CD's controller shows an object being deleted as Progressing "Pending deletion"
+-- without running this script; the Deleting and DeleteBlocked answers are for the rest.)
 local hs = {}
 
+-- Ready reasons that are Degraded without a Stalled condition: statuses written before the
+-- operator wrote Stalled, and ReconcileError (kstatus Reconciling, but not retried).
 local terminal = {
   InvalidSpec = true,     -- input the schema could not catch, or the cloud refused
   AuthFailed = true,      -- the cloud refused the credentials
@@ -68,9 +75,23 @@ if generation ~= nil and observed ~= nil and observed < generation then
   return hs
 end
 
+if ready.status == "True" and obj.metadata.deletionTimestamp ~= nil then
+  hs.status = "Progressing"
+  hs.message = "Being deleted: waiting for the operator"
+  return hs
+end
+
 if ready.status == "True" then
   hs.status = "Healthy"
   hs.message = ready.message or "Ready"
+  return hs
+end
+
+-- kstatus: cannot converge without a change. Its reason and message are Ready's.
+local stalled = find(obj.status.conditions, "Stalled")
+if stalled ~= nil and stalled.status == "True" then
+  hs.status = "Degraded"
+  hs.message = describe(stalled)
   return hs
 end
 
