@@ -37,21 +37,22 @@ def configure_logging(verbose: bool, log_format: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import os
     import random
 
     import kopf
 
     from . import metrics
-    from .runtime import DEFAULT_ACCOUNT_NAMESPACES_ENV, KOPF_CONNECTIONS_ENV, kopf_connections
+    from .runtime import operator_settings
 
     configure_logging(verbose=args.verbose, log_format=args.log_format)  # before anything logs
-    os.environ["HWCLOUD_RESYNC_INTERVAL"] = str(args.resync_interval)
-    os.environ.setdefault(KOPF_CONNECTIONS_ENV, str(kopf_connections(args.namespace or [])))
-    if args.state_namespace:
-        os.environ["HWCLOUD_STATE_NAMESPACE"] = args.state_namespace
-    if args.default_account_namespaces:
-        os.environ[DEFAULT_ACCOUNT_NAMESPACES_ENV] = args.default_account_namespaces
+    try:
+        settings = operator_settings(
+            namespaces=args.namespace or [], resync_interval=args.resync_interval,
+            state_namespace=args.state_namespace,
+            default_account_namespaces=args.default_account_namespaces)
+    except ValueError as error:
+        print(f"hwcloud-access run: {error}", file=sys.stderr)
+        return 2
     if args.metrics_port:
         metrics.serve(args.metrics_port)
     from . import handlers  # noqa: F401 - registers the handlers with kopf
@@ -66,6 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         standalone=args.peering is None,
         peering_name=args.peering,
         priority=priority,
+        memo=kopf.Memo(settings=settings),
     )
     return 0
 
@@ -96,8 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="serve kopf's liveness probe, e.g. http://0.0.0.0:8080/healthz")
     run_cmd.add_argument("--metrics-port", type=int, metavar="N",
                          help="serve Prometheus metrics on this port")
-    run_cmd.add_argument("--resync-interval", type=float, default=300.0, metavar="SECONDS",
-                         help="drift sweep period per VPN server / RocketMQ instance")
+    run_cmd.add_argument("--resync-interval", type=float, metavar="SECONDS",
+                         help="drift sweep period per VPN server / RocketMQ instance "
+                         "(default 300)")
     run_cmd.add_argument("--peering", metavar="NAME",
                          help="kopf peering object for one active replica (default: standalone)")
     run_cmd.add_argument("--priority", type=int, metavar="N",

@@ -24,10 +24,12 @@ from typing import Any
 
 import yaml
 
+from .api import ALL_KINDS
+
 EMULATOR_PORT = 8930
 EMULATOR_URL = f"http://127.0.0.1:{EMULATOR_PORT}"
 EMULATOR = [sys.executable, "-m", "hwcloud_emulator"]
-KINDS = "vpnusergroups,vpnusers,mqusers,huaweicloudaccounts"
+KINDS = ",".join(kind.plural for kind in ALL_KINDS)
 
 
 class Demo:
@@ -122,6 +124,10 @@ class Demo:
                 print(f"still running: eval \"$(tools/testbed env --dir {self.testbed_dir})\"; "
                       "stop with Ctrl-C")
                 self.children[0].wait()
+            else:
+                print("done; stopping everything. To keep the API server, the emulator and "
+                      "the operator running and explore them: .venv/bin/hwcloud-access demo "
+                      "--keep (stop it with Ctrl-C)")
         finally:
             for child in self.children:
                 child.terminate()

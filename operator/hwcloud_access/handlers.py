@@ -12,15 +12,16 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 
 from . import metrics
-from .api import ALL_KINDS, GROUP, HUAWEI_CLOUD_ACCOUNT, VERSION
+from .api import ALL_KINDS, GROUP, HUAWEI_CLOUD_ACCOUNT, KIND_NAMED, VERSION
 from .reconcile.accounts import deletion_outcome
 from .reconcile.adapters import ADAPTERS
 from .reconcile.conditions import conditions_for, ready_reason
 from .reconcile.kube import CREDENTIALS_SELECTOR
 from .reconcile.outcome import Next, Outcome, Reason, ReconcileProblem
 from .reconcile.ownership import Claimant, CloudKey, claim_of
+from .reconcile.registry import ObjectKey
 from .reconcile.resource import RECONCILE_REQUEST_ANNOTATION, Resource
-from .runtime import KINDS, KOPF_CONNECTIONS_ENV, Runtime, build_runtime, settings_from_env
+from .runtime import OperatorSettings, Runtime, build_runtime
 
 KOPF_PREFIX = f"kopf.{GROUP}"
 MANAGED_KINDS = tuple(kind for kind in ALL_KINDS if kind is not HUAWEI_CLOUD_ACCOUNT)
@@ -33,8 +34,14 @@ def runtime() -> Runtime:
     return _runtime
 
 
+def _settings(memo: kopf.Memo) -> OperatorSettings:
+    """What `hwcloud-access run` decided (its memo); the defaults when kopf runs the module
+    some other way."""
+    return memo.get("settings") or OperatorSettings()
+
+
 @kopf.on.startup()
-async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     global _runtime
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     # kopf's own bookkeeping lives under kopf.<group>/: kopf ignores the annotations under
@@ -44,21 +51,21 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         prefix=KOPF_PREFIX, key="last-handled-configuration")
     settings.posting.level = logging.CRITICAL  # our own Events only, not kopf's log lines
     settings.watching.server_timeout = 300
-    _runtime = await build_runtime(settings_from_env())
+    _runtime = await build_runtime(_settings(memo))
     _runtime.start_background()
 
 
 @kopf.on.login()
-async def login(logger: Any, settings: kopf.OperatorSettings,
+async def login(logger: Any, settings: kopf.OperatorSettings, memo: kopf.Memo,
                 **kwargs: Any) -> kopf.ConnectionInfo | kopf.AiohttpSession | None:
     """kopf's own login through the kubernetes client, with a bounded pool of API
     connections: unbounded, kopf opens a TLS connection, with its buffers, for every
     concurrent request (490 at the peak with 5,000 objects; 104 with the pool)."""
     info = kopf.login_via_client(logger=logger, settings=settings, **kwargs)
-    limit = settings_from_env().kopf_connections
+    limit = _settings(memo).kopf_connections
     if info is None or not limit:
         return info
-    logger.info(f"at most {limit} connections to the API server ({KOPF_CONNECTIONS_ENV})")
+    logger.info(f"at most {limit} connections to the API server")
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=limit, ssl=info.as_ssl_context()),
         headers=info.as_http_headers(), proxy=info.proxy_url, trust_env=info.trust_env)
@@ -74,7 +81,7 @@ async def cleanup(**_: Any) -> None:
 
 
 def _resource(body: kopf.Body) -> Resource:
-    return Resource(KINDS[body["kind"]], dict(body))
+    return Resource(KIND_NAMED[body["kind"]], dict(body))
 
 
 def _finish(resource: Resource, patch: kopf.Patch, outcome: Outcome) -> None:
@@ -93,7 +100,7 @@ def _finish(resource: Resource, patch: kopf.Patch, outcome: Outcome) -> None:
         kopf.event(resource.body, type=event.type, reason=event.reason, message=event.message)
     result = "ready" if outcome.ready else outcome.reason.value
     metrics.RECONCILES.labels(resource.kind.kind, result).inc()
-    metrics.set_ready(*resource.key, outcome.ready)
+    metrics.READY.set(resource.key, outcome.ready)
     if outcome.next is Next.REQUEUE:
         raise kopf.TemporaryError(outcome.message, delay=outcome.delay)
     if outcome.next is Next.TERMINAL:
@@ -112,7 +119,7 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims
                        outcome.resync_interval)
     status = {**resource.status, **outcome.status,
               "conditions": conditions_for(outcome, None, resource.generation)}
-    await rt.dependencies.passed(resource.kind, key, dict(body.get("spec") or {}), status)
+    await rt.dependencies.passed(key, dict(body.get("spec") or {}), status)
     _finish(resource, patch, outcome)
 
 
@@ -123,20 +130,16 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims: k
     rt = runtime()
     resource = _resource(body)
     key = resource.key
-    rt.drift.untrack(key)
+    rt.drift.forget(key)
     adapter = ADAPTERS[resource.kind.kind]
     outcome = await rt.engine.delete(adapter, resource, attempt=retry, claims=cloud_claims)
     if not outcome.released:  # kopf would release the finalizer after a PermanentError
         outcome.next, outcome.delay = Next.REQUEUE, outcome.delay or 1.0
         _finish(resource, patch, outcome)  # raises kopf.TemporaryError
         return
-    for kind, namespace, name in rt.engine.ownership.release(adapter.key_of(body),
-                                                             resource.uid):
-        await rt.kube.wake(KINDS[kind], namespace, name, "the cloud object's owner is gone")
-    rt.engine.admission.forget(key)
-    rt.secret_refs.untrack(key)
-    metrics.set_ready(*key, None)
-    rt.dependencies.gone(resource.kind, key)
+    for waiting in rt.engine.ownership.release(adapter.key_of(body), resource.uid):
+        await rt.registry.wake(waiting, "the cloud object's owner is gone")
+    rt.registry.forget(key)
     _finish(resource, patch, outcome)
 
 
@@ -154,13 +157,14 @@ for _kind in MANAGED_KINDS:
 
 
 async def account_users(body: kopf.Body, spec: kopf.Spec, **_: Any
-                        ) -> dict[str, tuple[str, str, str]]:
+                        ) -> dict[str, ObjectKey]:
     """Which resources name each HuaweiCloudAccount in spec.accountRef, by its name (kopf
     fills the index before any handler runs): an account's deletion waits for them, and they
     are woken when the account's Ready reason changes. ({} when none is named: kopf would
     keep what an earlier result said for None.)"""
     name = (spec.get("accountRef") or {}).get("name")
-    return {name: (body["kind"], body.metadata.namespace, body.metadata.name)} if name else {}
+    return {name: ObjectKey(body["kind"], body.metadata.namespace, body.metadata.name)} \
+        if name else {}
 
 
 for _kind in MANAGED_KINDS:
@@ -188,8 +192,8 @@ async def account(body: kopf.Body, patch: kopf.Patch, name: str, account_users: 
         # Its spec (e.g. allowedNamespaces) or whether it can be used changed.
         why = f"HuaweiCloudAccount {name} changed" if changed else \
             f"HuaweiCloudAccount {name} is now {outcome.reason}"
-        await asyncio.gather(*(rt.kube.wake(KINDS[kind], ns, obj, why)
-                               for kind, ns, obj in account_users.get(name, ())))
+        await asyncio.gather(*(rt.registry.wake(user, why)
+                               for user in account_users.get(name, ())))
     _finish(resource, patch, outcome)
 
 
@@ -203,7 +207,8 @@ async def account_deleted(body: kopf.Body, patch: kopf.Patch, name: str, retry: 
     outcome = deletion_outcome(len(account_users.get(name, ())), retry)
     if outcome.next is Next.DONE:
         await rt.accounts.remove(name)
-        metrics.set_ready(*resource.key, None)
+        rt.engine.views.release(name)
+        rt.registry.forget(resource.key)
     _finish(resource, patch, outcome)
 
 
@@ -225,13 +230,13 @@ async def namespace_changed(event: kopf.RawEvent, name: str, labels: kopf.Labels
         if error.status == 403:  # a namespace this operator does not watch
             return
         raise
-    concerned = [(kind, obj["metadata"]["name"])
+    concerned = [ObjectKey(kind.kind, name, obj["metadata"]["name"])
                  for kind, objects in zip(MANAGED_KINDS, found, strict=True) for obj in objects
                  if rt.accounts.restricted(((obj.get("spec") or {}).get("accountRef") or {})
                                            .get("name"))
                  or ready_reason(obj.get("status")) == Reason.ACCOUNT_NOT_ALLOWED]
-    await asyncio.gather(*(rt.kube.wake(kind, name, obj, f"namespace {name}'s labels changed")
-                           for kind, obj in concerned))
+    await asyncio.gather(*(rt.registry.wake(key, f"namespace {name}'s labels changed")
+                           for key in concerned))
 
 
 @kopf.on.startup()

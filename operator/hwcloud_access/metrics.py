@@ -8,6 +8,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from .reconcile.registry import ObjectKey
+
 REGISTRY = CollectorRegistry()
 
 RECONCILES = Counter("hwcloud_access_reconciles", "Reconcile passes by kind and result.",
@@ -22,8 +24,6 @@ CLOUD_LATENCY = Histogram("hwcloud_access_cloud_call_seconds",
                           buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 OBJECTS = Gauge("hwcloud_access_objects", "Managed objects by kind and Ready state.",
                 ["kind", "ready"], registry=REGISTRY)
-
-_ready: dict[tuple[str, str, str], bool] = {}
 
 # (account, pacer key such as vpn:<server id>, the pacer's snapshot) of every live pacer
 PacerSnapshots = Callable[[], Iterable[tuple[str, str, Mapping[str, float]]]]
@@ -64,15 +64,24 @@ def observe_call(operation: str, status: str, seconds: float) -> None:
     CLOUD_LATENCY.labels(operation, status).observe(seconds)
 
 
-def set_ready(kind: str, namespace: str, name: str, ready: bool | None) -> None:
-    """Records an object's Ready state (None: the object is gone)."""
-    key = (kind, namespace, name)
-    old = _ready.pop(key, None)
-    if old is not None:
-        OBJECTS.labels(kind, str(old).lower()).dec()
-    if ready is not None:
-        _ready[key] = ready
-        OBJECTS.labels(kind, str(ready).lower()).inc()
+class ReadyStates:
+    """Each object's last Ready state, behind the hwcloud_access_objects gauge."""
+
+    def __init__(self) -> None:
+        self._ready: dict[ObjectKey, bool] = {}
+
+    def set(self, key: ObjectKey, ready: bool) -> None:
+        self.forget(key)
+        self._ready[key] = ready
+        OBJECTS.labels(key.kind, str(ready).lower()).inc()
+
+    def forget(self, key: ObjectKey) -> None:
+        old = self._ready.pop(key, None)
+        if old is not None:
+            OBJECTS.labels(key.kind, str(old).lower()).dec()
+
+
+READY = ReadyStates()
 
 
 def serve(port: int) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import kubernetes
 
 from . import metrics
-from .api import ALL_KINDS
 from .api.base import AllowedNamespaces
 from .cloud import AccountConfig, CloudSession
 from .reconcile.accounts import Accounts, default_account_from_env
@@ -20,12 +20,12 @@ from .reconcile.dependencies import Dependencies
 from .reconcile.drift import DriftSweeper
 from .reconcile.engine import Engine
 from .reconcile.kube import Kube, fingerprint_key
+from .reconcile.registry import ObjectRegistry
 from .reconcile.secret_refs import SecretRefs
 from .reconcile.secret_watch import SecretWatch
 from .reconcile.tenancy import ALL, NamespaceLabels, parse_allowed_namespaces
 from .reconcile.views import Views
 
-KINDS = {kind.kind: kind for kind in ALL_KINDS}
 KUBE_THREADS = 32
 # kopf's connections to the API server: requests at once, plus its watch streams (which
 # hold a connection each): per namespace the three kinds, Secrets and peering; cluster-wide
@@ -34,7 +34,13 @@ KOPF_REQUEST_CONNECTIONS = 64
 KOPF_WATCHES_PER_NAMESPACE = 5
 KOPF_CLUSTER_WATCHES = 3
 KOPF_CONNECTIONS_ENV = "HWCLOUD_KOPF_CONNECTIONS"
-DEFAULT_ACCOUNT_NAMESPACES_ENV = "HWCLOUD_DEFAULT_ACCOUNT_NAMESPACES"
+# Tuning without a command-line option (the chart's extraEnv): variable -> setting.
+TUNING_ENV = {
+    "HWCLOUD_MAX_CONCURRENCY": "max_concurrency",
+    "HWCLOUD_CLOUD_BUDGET": "cloud_budget",
+    "HWCLOUD_CREATE_TURNS": "create_turns",
+    KOPF_CONNECTIONS_ENV: "kopf_connections",
+}
 
 
 def kopf_connections(namespaces: list[str]) -> int:
@@ -48,6 +54,9 @@ def kopf_connections(namespaces: list[str]) -> int:
 
 @dataclass(frozen=True)
 class OperatorSettings:
+    """Everything `hwcloud-access run` decides, handed to the kopf start-up in its memo; the
+    defaults here are the only ones."""
+
     resync_interval: float = 300.0
     state_namespace: str = "default"
     fingerprint_secret: str = "hwcloud-access-fingerprint-key"
@@ -61,29 +70,42 @@ class OperatorSettings:
     # status, a wake-up, kopf's retry state), so the line is long: a slow server's queue
     # (10 changes per 2 s) still takes 512 creates within the cloud budget.
     create_turns: int = 512
-    kopf_connections: int = 0  # 0: kopf's default, no limit
+    kopf_connections: int = 0  # 0: kopf's default, no limit (see kopf_connections())
     # Which namespaces may use the default account (HW_*): All, or a label selector.
     default_account_namespaces: AllowedNamespaces = ALL
 
 
-def settings_from_env(env: Mapping[str, str] = os.environ) -> OperatorSettings:
-    """`hwcloud-access run` passes its options to the kopf start-up handler this way."""
-    return OperatorSettings(
-        resync_interval=float(env.get("HWCLOUD_RESYNC_INTERVAL", "300")),
-        state_namespace=env.get("HWCLOUD_STATE_NAMESPACE") or env.get("POD_NAMESPACE")
-        or "default",
-        max_concurrency=int(env.get("HWCLOUD_MAX_CONCURRENCY", "8")),
-        cloud_budget=float(env.get("HWCLOUD_CLOUD_BUDGET", "120")),
-        create_turns=int(env.get("HWCLOUD_CREATE_TURNS", "512")),
-        kopf_connections=int(env.get(KOPF_CONNECTIONS_ENV, "0")),
-        default_account_namespaces=parse_allowed_namespaces(
-            env.get(DEFAULT_ACCOUNT_NAMESPACES_ENV, "All")),
-    )
+def operator_settings(*, namespaces: list[str], resync_interval: float | None = None,
+                      state_namespace: str | None = None,
+                      default_account_namespaces: str | None = None,
+                      env: Mapping[str, str] = os.environ) -> OperatorSettings:
+    """The settings from the command line's options, the tuning variables (TUNING_ENV),
+    HWCLOUD_STATE_NAMESPACE or POD_NAMESPACE, and the defaults. ValueError names a variable
+    that is not a number."""
+    chosen: dict[str, Any] = {"kopf_connections": kopf_connections(namespaces)}
+    types = {f.name: type(f.default) for f in fields(OperatorSettings)}
+    for variable, setting in TUNING_ENV.items():
+        if env.get(variable):
+            try:
+                chosen[setting] = types[setting](env[variable])
+            except ValueError:
+                raise ValueError(f"{variable}={env[variable]!r} is not a number") from None
+    if resync_interval is not None:
+        chosen["resync_interval"] = resync_interval
+    state_namespace = state_namespace or env.get("HWCLOUD_STATE_NAMESPACE") or \
+        env.get("POD_NAMESPACE")
+    if state_namespace:
+        chosen["state_namespace"] = state_namespace
+    if default_account_namespaces:
+        chosen["default_account_namespaces"] = parse_allowed_namespaces(
+            default_account_namespaces)
+    return OperatorSettings(**chosen)
 
 
 @dataclass
 class Runtime:
     kube: Kube
+    registry: ObjectRegistry
     accounts: Accounts
     engine: Engine
     dependencies: Dependencies
@@ -119,6 +141,7 @@ async def build_runtime(settings: OperatorSettings) -> Runtime:
                             retry_budget=settings.cloud_budget, on_call=metrics.observe_call,
                             on_auth_change=on_auth_change)
 
+    registry = ObjectRegistry(kube.wake)
     secret_refs = SecretRefs(on_unwatched=kube.forget_secret)
     namespaces = NamespaceLabels()
     await namespaces.load(kube)  # before any handler: every check has the labels to go by
@@ -126,15 +149,16 @@ async def build_runtime(settings: OperatorSettings) -> Runtime:
                         namespaces, settings.default_account_namespaces)
     metrics.PACERS.source = accounts.pacer_snapshots
     key = await fingerprint_key(kube, settings.state_namespace, settings.fingerprint_secret)
-    dependencies = Dependencies(kube)
-
-    async def wake(key: tuple[str, str, str], why: str) -> None:
-        await kube.wake(KINDS[key[0]], key[1], key[2], why)
-
+    dependencies = Dependencies(kube, registry.wake)
+    admission = Admission(registry.wake, limit=settings.create_turns)
     engine = Engine(accounts=accounts, kube=kube, views=Views(),
                     fingerprint=Fingerprinter(key), dependencies=dependencies,
-                    secret_refs=secret_refs,
-                    admission=Admission(wake, limit=settings.create_turns))
-    drift = DriftSweeper(wake, interval=settings.resync_interval)
-    secret_watch = SecretWatch(kube, secret_refs, wake, interval=settings.resync_interval)
-    return Runtime(kube, accounts, engine, dependencies, drift, secret_refs, secret_watch)
+                    secret_refs=secret_refs, admission=admission)
+    drift = DriftSweeper(registry.wake, interval=settings.resync_interval)
+    secret_watch = SecretWatch(kube, secret_refs, registry.wake,
+                               interval=settings.resync_interval)
+    for holder in (drift, admission, secret_refs, dependencies, engine.ownership,
+                   metrics.READY):
+        registry.holds(holder)
+    return Runtime(kube, registry, accounts, engine, dependencies, drift, secret_refs,
+                   secret_watch)

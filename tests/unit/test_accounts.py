@@ -77,9 +77,9 @@ class FakeKube:
         return SecretData(uid="s1", resource_version=str(self.version), owner_uids=frozenset(),
                           data=dict(self.data))
 
-    async def wake(self, kind, namespace, name, why) -> None:
-        assert kind is HUAWEI_CLOUD_ACCOUNT
-        self.woken.append((name, why))
+    async def wake(self, key, why) -> None:
+        assert key.kind == HUAWEI_CLOUD_ACCOUNT.kind
+        self.woken.append((key.name, why))
 
 
 class Cloud:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from hwcloud_access.reconcile.admission import Admission
+from hwcloud_access.reconcile.registry import ObjectKey
+from hwcloud_access.reconcile.views import ViewKey
+
+S, OTHER = ViewKey("", "vpn-users", "s"), ViewKey("", "vpn-users", "other")
 
 
 class Clock:
@@ -14,8 +18,8 @@ class Clock:
         return self.now
 
 
-def key(n: int) -> tuple[str, str, str]:
-    return ("VpnUser", "ns", f"u{n}")
+def key(n: int) -> ObjectKey:
+    return ObjectKey("VpnUser", "ns", f"u{n}")
 
 
 async def test_a_bounded_number_inside_the_rest_woken_in_order() -> None:
@@ -25,20 +29,20 @@ async def test_a_bounded_number_inside_the_rest_woken_in_order() -> None:
         woken.append(k)
 
     admission = Admission(wake, limit=2, clock=Clock())
-    assert admission.enter("s", key(1)) == 0
-    assert admission.enter("s", key(2)) == 0
-    assert admission.enter("s", key(3)) == 1
-    assert admission.enter("s", key(4)) == 2
-    assert admission.enter("other", key(5)) == 0  # lines are per server
-    admission.leave("s", key(1))
+    assert admission.enter(S, key(1)) == 0
+    assert admission.enter(S, key(2)) == 0
+    assert admission.enter(S, key(3)) == 1
+    assert admission.enter(S, key(4)) == 2
+    assert admission.enter(OTHER, key(5)) == 0  # lines are per server
+    admission.leave(S, key(1))
     await asyncio.sleep(0)  # wake-ups run in the background
     assert woken == [key(3)]
-    assert admission.enter("s", key(4)) == 1  # not its turn: 3's is held for it
-    assert admission.enter("s", key(3)) == 0
-    admission.leave("s", key(2))
+    assert admission.enter(S, key(4)) == 1  # not its turn: 3's is held for it
+    assert admission.enter(S, key(3)) == 0
+    admission.leave(S, key(2))
     await asyncio.sleep(0)
     assert woken == [key(3), key(4)]
-    assert admission.enter("s", key(4)) == 0
+    assert admission.enter(S, key(4)) == 0
 
 
 async def test_a_turn_held_for_an_object_that_never_comes_back_expires() -> None:
@@ -49,12 +53,12 @@ async def test_a_turn_held_for_an_object_that_never_comes_back_expires() -> None
 
     clock = Clock()
     admission = Admission(wake, limit=1, hold=30, clock=clock)
-    assert admission.enter("s", key(1)) == 0
-    assert admission.enter("s", key(2)) == 1
-    assert admission.enter("s", key(3)) == 2
-    admission.leave("s", key(1))
+    assert admission.enter(S, key(1)) == 0
+    assert admission.enter(S, key(2)) == 1
+    assert admission.enter(S, key(3)) == 2
+    admission.leave(S, key(1))
     await asyncio.sleep(0)  # wake-ups run in the background
     assert woken == [key(2)]  # ... and key 2 is deleted, never to return
     clock.now = 31
-    assert admission.enter("s", key(3)) == 0
+    assert admission.enter(S, key(3)) == 0
     admission.forget(key(2))

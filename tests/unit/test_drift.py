@@ -8,7 +8,8 @@ from pydantic import BaseModel
 
 from hwcloud_access.cloud import VpnUser
 from hwcloud_access.reconcile.drift import DriftSweeper, resync_interval
-from hwcloud_access.reconcile.views import CollectionView
+from hwcloud_access.reconcile.registry import ObjectKey
+from hwcloud_access.reconcile.views import CollectionView, ViewKey
 
 
 class Item(BaseModel):
@@ -42,14 +43,14 @@ def setup(cloud: dict[str, Item], clock: Clock, interval: float = 300.0, page_si
     async def wake(key, why) -> None:
         woken.append((key, why))
 
-    view = CollectionView(lister, page_size=page_size, id_of=lambda i: i.id,
-                          name_of=lambda i: i.name, clock=clock)
+    view = CollectionView(ViewKey("", "vpn-users", "server"), lister, page_size=page_size,
+                          id_of=lambda i: i.id, name_of=lambda i: i.name, clock=clock)
     sweeper = DriftSweeper(wake, interval=interval, clock=clock)
     return view, sweeper, listings, woken
 
 
-def key(name: str) -> tuple[str, str, str]:
-    return ("VpnUser", "ns", name)
+def key(name: str) -> ObjectKey:
+    return ObjectKey("VpnUser", "ns", name)
 
 
 async def test_one_listing_per_period_wakes_only_what_drifted(cloud) -> None:
@@ -80,7 +81,7 @@ async def test_the_shortest_resync_interval_of_a_listing_wins(cloud) -> None:
     clock.now = 41.0
     await sweeper.sweep_due()
     assert listings == [41.0]
-    sweeper.untrack(key("b"))
+    sweeper.forget(key("b"))
     clock.now = 90.0
     await sweeper.sweep_due()
     assert listings == [41.0]  # back to the operator's period (300 s)

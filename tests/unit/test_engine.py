@@ -27,9 +27,9 @@ from hwcloud_access.reconcile.dependencies import Dependencies
 from hwcloud_access.reconcile.engine import Engine, EngineSettings, client_token
 from hwcloud_access.reconcile.outcome import Next, Reason
 from hwcloud_access.reconcile.ownership import CloudKey, claimant
-from hwcloud_access.reconcile.resource import Adapter, Context, Resource
+from hwcloud_access.reconcile.resource import Adapter, Context, Credentials, Resource
 from hwcloud_access.reconcile.secret_refs import SecretRefs
-from hwcloud_access.reconcile.views import CollectionView, Views
+from hwcloud_access.reconcile.views import CollectionView, ViewKey, Views
 
 
 class Item(BaseModel):
@@ -78,7 +78,7 @@ class FakeCloud:
         return [op for op, _ in self.calls if op != "intent"]
 
 
-class FakeAdapter(Adapter[Desired, Item]):
+class FakeAdapter(Adapter[Desired, Item, Credentials | None]):
     kind = VPN_USER_GROUP
     client_tokens = True
 
@@ -89,8 +89,11 @@ class FakeAdapter(Adapter[Desired, Item]):
         self.cloud = cloud
         self.page_size = page_size
 
-    async def prepare(self, ctx: Context, spec: Any, *, credentials: bool = True) -> Desired:
+    async def prepare(self, ctx: Context, spec: Any) -> Desired:
         return Desired(spec.name or ctx.resource.name, spec.description)
+
+    async def credentials(self, ctx: Context, desired: Desired) -> Credentials | None:
+        return None if self.cloud.secret is None else Credentials(self.cloud.secret)
 
     def view(self, ctx: Context, desired: Desired) -> CollectionView[Item]:
         async def lister(page_size: int):
@@ -100,8 +103,9 @@ class FakeAdapter(Adapter[Desired, Item]):
                 for item in items[start:start + page_size]:
                     yield item
 
-        return ctx.views.get(ctx.session, "server", "items", lambda: CollectionView(
-            lister, page_size=self.page_size, id_of=lambda i: i.id, name_of=lambda i: i.name))
+        return ctx.views.get(ViewKey(ctx.account, "items", "server"), ctx.session,
+                             lambda session, size: lister(size), page_size=self.page_size,
+                             id_of=lambda i: i.id, name_of=lambda i: i.name)
 
     async def read_one(self, ctx: Context, desired: Desired, cloud_id: str) -> Item:
         self.cloud.call("get", cloud_id)
@@ -118,7 +122,8 @@ class FakeAdapter(Adapter[Desired, Item]):
     def differences(self, desired: Desired, observed: Item) -> list[str]:
         return ["description"] if observed.description != desired.description else []
 
-    async def create(self, ctx: Context, desired: Desired, client_token: str) -> str:
+    async def create(self, ctx: Context, desired: Desired, credentials: Credentials | None,
+                     client_token: str) -> str:
         self.cloud.call("create", client_token)
         if client_token in self.cloud.tokens:
             return self.cloud.tokens[client_token]
@@ -143,11 +148,8 @@ class FakeAdapter(Adapter[Desired, Item]):
     def read_back(self, observed: Item) -> dict[str, Any]:
         return {"type": "Custom"}
 
-    def credentials_fingerprint(self, ctx: Context, desired: Desired) -> str | None:
-        secret = self.cloud.secret
-        return None if secret is None else ctx.fingerprint(ctx.resource.uid, secret)
-
-    async def apply_credentials(self, ctx: Context, desired: Desired, observed: Item) -> None:
+    async def apply_credentials(self, ctx: Context, desired: Desired,
+                                credentials: Credentials | None, observed: Item) -> None:
         self.cloud.calls.append(("reset", observed.id))
         if self.cloud.secret == self.cloud.secret_in_effect:
             raise PasswordReusedError("the new password must differ from the last 5 passwords",
@@ -188,7 +190,7 @@ async def no_wake(key, why) -> None:
 
 def make_engine(settings: EngineSettings, cloud: FakeCloud, key: bytes = b"k" * 32) -> Engine:
     return Engine(accounts=FakeAccounts(), kube=FakeKube(cloud), views=Views(),  # type: ignore[arg-type]
-                  fingerprint=Fingerprinter(key), dependencies=Dependencies(None),  # type: ignore[arg-type]
+                  fingerprint=Fingerprinter(key), dependencies=Dependencies(None, no_wake),  # type: ignore[arg-type]
                   secret_refs=SecretRefs(), admission=Admission(no_wake), settings=settings)
 
 

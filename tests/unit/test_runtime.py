@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hwcloud_access.runtime import kopf_connections, settings_from_env
+import pytest
+
+from hwcloud_access.runtime import OperatorSettings, kopf_connections, operator_settings
 
 
 def test_kopf_connections_leave_room_for_every_watch() -> None:
@@ -16,9 +18,19 @@ def test_kopf_connections_are_unlimited_for_namespace_patterns() -> None:
     assert kopf_connections(["!kube-system"]) == 0
 
 
-def test_settings_from_env() -> None:
-    settings = settings_from_env({"HWCLOUD_KOPF_CONNECTIONS": "80",
-                                  "HWCLOUD_CREATE_TURNS": "16"})
-    assert (settings.kopf_connections, settings.create_turns) == (80, 16)
-    defaults = settings_from_env({})
-    assert (defaults.kopf_connections, defaults.create_turns) == (0, 512)
+def test_settings_come_from_options_then_variables_then_the_defaults() -> None:
+    settings = operator_settings(namespaces=["a"], resync_interval=60.0,
+                                 env={"HWCLOUD_KOPF_CONNECTIONS": "80",
+                                      "HWCLOUD_CREATE_TURNS": "16",
+                                      "POD_NAMESPACE": "ops"})
+    assert (settings.kopf_connections, settings.create_turns, settings.resync_interval,
+            settings.state_namespace) == (80, 16, 60.0, "ops")
+    defaults = operator_settings(namespaces=[], env={})
+    assert defaults == OperatorSettings(kopf_connections=kopf_connections([]))
+    assert operator_settings(namespaces=[], state_namespace="mine",
+                             env={"HWCLOUD_STATE_NAMESPACE": "other"}).state_namespace == "mine"
+
+
+def test_a_variable_that_is_not_a_number_is_named() -> None:
+    with pytest.raises(ValueError, match="HWCLOUD_CLOUD_BUDGET='soon' is not a number"):
+        operator_settings(namespaces=[], env={"HWCLOUD_CLOUD_BUDGET": "soon"})

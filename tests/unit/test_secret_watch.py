@@ -125,7 +125,7 @@ async def test_a_secret_nobody_uses_any_more_is_not_read_again(kube: Kube,
     secrets, _ = watch(kube, refs)
     core.secrets["plain"] = ("1", False)
     await use(kube, refs, USER, "plain")
-    refs.untrack(USER)
+    refs.forget(USER)
     core.reads.clear()
     await secrets.poll()
     assert core.reads == []

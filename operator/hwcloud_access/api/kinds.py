@@ -68,3 +68,4 @@ HUAWEI_CLOUD_ACCOUNT = KindDef(
 )
 
 ALL_KINDS: tuple[KindDef, ...] = (VPN_USER_GROUP, VPN_USER, MQ_USER, HUAWEI_CLOUD_ACCOUNT)
+KIND_NAMED: dict[str, KindDef] = {kind.kind: kind for kind in ALL_KINDS}

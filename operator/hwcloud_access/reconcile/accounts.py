@@ -37,6 +37,7 @@ from .outcome import (
     Reason,
     ReconcileProblem,
 )
+from .registry import ObjectKey
 from .secret_refs import SecretRefs
 from .tenancy import ALL, NamespaceLabels, admits
 
@@ -51,9 +52,9 @@ IN_USE_MAX_DELAY = 15.0
 MakeSession = Callable[[AccountConfig, Callable[[], None] | None], CloudSession]
 
 
-def account_key(name: str) -> tuple[str, str, str]:
+def account_key(name: str) -> ObjectKey:
     """How the operator's tables (SecretRefs) name a HuaweiCloudAccount."""
-    return (HUAWEI_CLOUD_ACCOUNT.kind, "", name)
+    return ObjectKey(HUAWEI_CLOUD_ACCOUNT.kind, "", name)
 
 
 def default_account_from_env(env: Mapping[str, str] = os.environ) -> AccountConfig | None:
@@ -197,7 +198,7 @@ class Accounts:
         """The account is deleted: its session is closed, its Secret no longer watched."""
         self.forget(name)
         self._recheck(name, None)
-        self.secret_refs.untrack(account_key(name))
+        self.secret_refs.forget(account_key(name))
         entry = self._entries.pop(name, None)
         if entry is not None and entry.session is not None:
             await entry.session.aclose()
@@ -297,7 +298,7 @@ class Accounts:
 
     def _wake(self, name: str, why: str) -> None:
         task = asyncio.get_running_loop().create_task(
-            self.kube.wake(HUAWEI_CLOUD_ACCOUNT, "", name, why))
+            self.kube.wake(account_key(name), why))
         self._wakes.add(task)
         task.add_done_callback(self._woken)
 

@@ -13,19 +13,20 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .registry import ObjectKey, Wake
+from .views import ViewKey
+
 log = logging.getLogger(__name__)
-Key = tuple[str, str, str]  # kind, namespace, name
-Wake = Callable[[Key, str], Awaitable[None]]
 
 
 @dataclass
 class _Line:
-    inside: set[Key] = field(default_factory=set)
-    held: dict[Key, float] = field(default_factory=dict)  # woken key -> held until
-    waiting: OrderedDict[Key, None] = field(default_factory=OrderedDict)
+    inside: set[ObjectKey] = field(default_factory=set)
+    held: dict[ObjectKey, float] = field(default_factory=dict)  # woken key -> held until
+    waiting: OrderedDict[ObjectKey, None] = field(default_factory=OrderedDict)
 
 
 class Admission:
@@ -35,10 +36,10 @@ class Admission:
         self.limit = limit
         self.hold = hold
         self.clock = clock
-        self._lines: dict[Hashable, _Line] = {}
+        self._lines: dict[ViewKey, _Line] = {}
         self._wakes: set[asyncio.Task[None]] = set()
 
-    def enter(self, scope: Hashable, key: Key) -> int:
+    def enter(self, scope: ViewKey, key: ObjectKey) -> int:
         """0 when `key` may create now (then call `leave`), else how many wait in line."""
         line = self._lines.setdefault(scope, _Line())
         now = self.clock()
@@ -55,7 +56,7 @@ class Admission:
         line.inside.add(key)
         return 0
 
-    def leave(self, scope: Hashable, key: Key) -> None:
+    def leave(self, scope: ViewKey, key: ObjectKey) -> None:
         """`key` is done creating: the next in line is woken and its turn held for it."""
         line = self._lines[scope]
         line.inside.discard(key)
@@ -76,7 +77,7 @@ class Admission:
         if not task.cancelled() and task.exception() is not None:
             log.warning("waking an object for its turn failed: %s", task.exception())
 
-    def forget(self, key: Key) -> None:
+    def forget(self, key: ObjectKey) -> None:
         """The resource is gone: it gives up its place."""
         for line in self._lines.values():
             line.waiting.pop(key, None)

@@ -9,46 +9,47 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from ..api import VPN_USER, VPN_USER_GROUP, KindDef
+from ..api import VPN_USER_GROUP
 from .conditions import is_ready
 from .kube import Kube
-
-Key = tuple[str, str]  # namespace, name
+from .registry import ObjectKey, Wake
 
 
 class Dependencies:
-    def __init__(self, kube: Kube) -> None:
+    def __init__(self, kube: Kube, wake: Wake) -> None:
         self.kube = kube
-        self._groups: dict[Key, dict[str, Any]] = {}
-        self._waiters: dict[Key, set[Key]] = defaultdict(set)
+        self.wake = wake
+        self._groups: dict[ObjectKey, dict[str, Any]] = {}
+        self._waiters: dict[ObjectKey, set[ObjectKey]] = defaultdict(set)
 
     async def group(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The group's {spec, status}, from memory or else from the API server."""
-        known = self._groups.get((namespace, name))
+        key = ObjectKey(VPN_USER_GROUP.kind, namespace, name)
+        known = self._groups.get(key)
         if known is not None:
             return known
         body = await self.kube.get_object(VPN_USER_GROUP, name, namespace)
         if body is None:
             return None
-        return self._groups.setdefault((namespace, name), {
+        return self._groups.setdefault(key, {
             "spec": body.get("spec") or {}, "status": body.get("status") or {}})
 
-    def wait_for_group(self, group: Key, user: Key) -> None:
-        self._waiters[group].add(user)
+    def wait_for_group(self, namespace: str, group: str, user: ObjectKey) -> None:
+        self._waiters[ObjectKey(VPN_USER_GROUP.kind, namespace, group)].add(user)
 
-    async def passed(self, kind: KindDef, key: tuple[str, str, str], spec: dict[str, Any],
+    async def passed(self, key: ObjectKey, spec: dict[str, Any],
                      status: dict[str, Any]) -> None:
         """After each pass of any resource: a group's new status may wake its users."""
-        if kind is not VPN_USER_GROUP:
+        if key.kind != VPN_USER_GROUP.kind:
             return
-        group = (key[1], key[2])
-        self._groups[group] = {"spec": spec, "status": status}
-        if is_ready(status) and self._waiters.get(group):
-            users = self._waiters.pop(group)
-            for namespace, name in users:
-                await self.kube.wake(VPN_USER, namespace, name, f"group {group[1]} is Ready")
+        self._groups[key] = {"spec": spec, "status": status}
+        if is_ready(status) and self._waiters.get(key):
+            for user in self._waiters.pop(key):
+                await self.wake(user, f"group {key.name} is Ready")
 
-    def gone(self, kind: KindDef, key: tuple[str, str, str]) -> None:
-        """A resource is deleted: a group is forgotten."""
-        if kind is VPN_USER_GROUP:
-            self._groups.pop((key[1], key[2]), None)
+    def forget(self, key: ObjectKey) -> None:
+        """A deleted group is forgotten (its waiters stay: a new one may come); a deleted
+        user waits for nothing."""
+        self._groups.pop(key, None)
+        for waiters in self._waiters.values():
+            waiters.discard(key)

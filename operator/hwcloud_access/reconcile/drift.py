@@ -11,19 +11,17 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..api import GROUP
-from .views import CollectionView
+from .registry import ObjectKey, Wake
+from .views import CollectionView, ViewKey
 
 RESYNC_ANNOTATION = f"{GROUP}/resync-interval"
 
 log = logging.getLogger(__name__)
-Key = tuple[str, str, str]  # kind, namespace, name
-Wake = Callable[[Key, str], Awaitable[None]]
-
 
 MIN_INTERVAL = 30.0  # seconds: the shortest resync-interval annotation taken
 # A listing is swept at most once per this many seconds per page of it, whatever its
@@ -70,7 +68,7 @@ class _Listing:
     view: CollectionView[Any]
     id_of: Callable[[Any], str]
     last_sweep: float
-    members: dict[Key, _Member] = field(default_factory=dict)
+    members: dict[ObjectKey, _Member] = field(default_factory=dict)
 
     def interval(self, default: float) -> float:
         """The shortest period a member asks for, no shorter than the listing's floor; the
@@ -88,21 +86,21 @@ class DriftSweeper:
         self.interval = interval
         self.tick = tick
         self.clock = clock
-        self._listings: dict[int, _Listing] = {}
-        self._where: dict[Key, int] = {}
+        self._listings: dict[ViewKey, _Listing] = {}
+        self._where: dict[ObjectKey, ViewKey] = {}
 
-    def track(self, key: Key, view: CollectionView[Any], id_of: Callable[[Any], str],
+    def track(self, key: ObjectKey, view: CollectionView[Any], id_of: Callable[[Any], str],
               cloud_object: Any, interval: float | None = None) -> None:
         """Remember a managed object as it was when it matched its spec."""
-        self.untrack(key)
-        listing = self._listings.get(id(view))
+        self.forget(key)
+        listing = self._listings.get(view.key)
         if listing is None:
-            listing = self._listings[id(view)] = _Listing(view, id_of, last_sweep=self.clock())
+            listing = self._listings[view.key] = _Listing(view, id_of, last_sweep=self.clock())
         listing.members[key] = _Member(id_of(cloud_object), digest(cloud_object),
                                        interval or self.interval)
-        self._where[key] = id(view)
+        self._where[key] = view.key
 
-    def untrack(self, key: Key) -> None:
+    def forget(self, key: ObjectKey) -> None:
         where = self._where.pop(key, None)
         if where is not None:
             listing = self._listings[where]
@@ -124,7 +122,7 @@ class DriftSweeper:
             else:
                 continue
             drifted += 1
-            self.untrack(key)  # re-tracked by its reconcile
+            self.forget(key)  # re-tracked by its reconcile
             await self.wake(key, why)
         return drifted
 

@@ -35,8 +35,9 @@ from .drift import RESYNC_ANNOTATION, resync_interval
 from .kube import Kube
 from .outcome import AlreadyOwned, Event, InvalidInput, Next, Outcome, Reason, ReconcileProblem
 from .ownership import Claimant, CloudKey, Ownership
-from .resource import PAUSED_ANNOTATION, Adapter, Context, Resource, parse_time
+from .resource import PAUSED_ANNOTATION, Adapter, Context, Credentials, Resource, parse_time
 from .secret_refs import SecretRefs
+from .secret_source import CREDENTIALS_SECRET
 from .views import Views
 
 Claims = Mapping[CloudKey, Iterable[Claimant]]  # the kopf index of every resource's claim
@@ -209,40 +210,51 @@ class Engine:
             raise AlreadyOwned(f"another resource in this cluster manages the cloud object "
                                f"{adapter.key_of(resource.body).name}; this one leaves it "
                                "alone")
-        desired = await adapter.prepare(ctx, spec, credentials=not observe_only)
-        outcome = await self._converge(adapter, ctx, attempt, spec, desired)
-        outcome.status = {**adapter.desired_status(desired), **outcome.status}
+        desired = await adapter.prepare(ctx, spec)
+        if observe_only:
+            return await self._observe_only(adapter, ctx, desired)
+        credentials = await adapter.credentials(ctx, desired)
+        outcome = await self._converge(adapter, ctx, attempt, desired, credentials)
+        if credentials is not None:
+            outcome.status = {CREDENTIALS_SECRET: credentials.generated_secret,
+                              **outcome.status}
         return outcome
 
-    async def _converge(self, adapter: Adapter, ctx: Context, attempt: int, spec: Any,
-                        desired: Any) -> Outcome:
+    def _first_look_age(self, adapter: Adapter, ctx: Context, desired: Any,
+                        pending: dict[str, Any] | None) -> float:
+        """How old a listing may be for this pass's look (younger while a change applies)."""
+        if pending:
+            return self.settings.poll_max_age
+        pages = adapter.view(ctx, desired).pages
+        return max(self.settings.snapshot_max_age, pages * self.settings.snapshot_age_per_page)
+
+    async def _observe_only(self, adapter: Adapter, ctx: Context, desired: Any) -> Outcome:
+        """managementPolicy Observe: read and compare, never write."""
+        observed = await self._observe(adapter, ctx, desired,
+                                       self._first_look_age(adapter, ctx, desired, None))
+        if observed is None:  # say NotFound only after an up-to-date look
+            observed = await self._observe(adapter, ctx, desired, max_age=0.0)
+        return self._observed_only(adapter, desired, observed)
+
+    async def _converge(self, adapter: Adapter, ctx: Context, attempt: int, desired: Any,
+                        credentials: Credentials | None) -> Outcome:
         """Observe, then create or go on with what the cloud has."""
         pending = self._pending(ctx)
-        if pending:
-            max_age = self.settings.poll_max_age
-        else:
-            pages = adapter.view(ctx, desired).pages
-            max_age = max(self.settings.snapshot_max_age,
-                          pages * self.settings.snapshot_age_per_page)
-        observed = await self._observe(adapter, ctx, desired, max_age, waiting=bool(pending))
+        observed = await self._observe(adapter, ctx, desired,
+                                       self._first_look_age(adapter, ctx, desired, pending),
+                                       waiting=bool(pending))
         known_id = ctx.resource.status.get("id")
-
-        if spec.management_policy == "Observe":
-            if observed is None:  # say NotFound only after an up-to-date look
-                observed = await self._observe(adapter, ctx, desired, max_age=0.0)
-            return self._observed_only(adapter, desired, observed)
-
         if observed is None and known_id and not pending:
             # Absent from a listing that may predate the object (it was seen by a GET, or
             # the listing is long and shared for longer): ask the object before calling
             # it deleted outside the cluster.
             observed = await self._read_by_id(adapter, ctx, desired, known_id)
         if observed is None:
-            return await self._create(adapter, ctx, attempt, desired)
-        return await self._found(adapter, ctx, attempt, desired, observed)
+            return await self._create(adapter, ctx, attempt, desired, credentials)
+        return await self._found(adapter, ctx, attempt, desired, credentials, observed)
 
-    async def _create(self, adapter: Adapter, ctx: Context, attempt: int,
-                      desired: Any) -> Outcome:
+    async def _create(self, adapter: Adapter, ctx: Context, attempt: int, desired: Any,
+                      credentials: Credentials | None) -> Outcome:
         """Nothing in the cloud under this resource's id or name: wait for a create already
         accepted, or send one, its intent (client token) recorded first."""
         resource = ctx.resource
@@ -260,7 +272,7 @@ class Engine:
                 events.append(Event("Warning", "Drift", f"cloud object {known_id} was deleted "
                                     "outside the cluster; re-creating it"))
             token = client_token(resource.uid, known_id)
-        scope = id(adapter.view(ctx, desired))
+        scope = adapter.view(ctx, desired).key
         in_line = self.admission.enter(scope, ctx.key)
         if in_line:
             return Outcome(ready=False, reason=Reason.CREATING, message=f"waiting for a "
@@ -269,13 +281,14 @@ class Engine:
             if intent is None or intent.get("clientToken") != token:
                 await self._record(ctx, self._mark(ctx, "create", clientToken=token))
             self._hold(adapter, ctx)
-            new_id = await adapter.create(ctx, desired, token)
+            new_id = await adapter.create(ctx, desired, credentials, token)
         except AlreadyExistsError as conflict:
             # Made since our listing, by someone else or by our own earlier create (an API
             # without client tokens): go on with it if it shows.
             observed = await self._observe(adapter, ctx, desired, max_age=0.0)
             if observed is not None:
-                return await self._found(adapter, ctx, attempt, desired, observed)
+                return await self._found(adapter, ctx, attempt, desired, credentials,
+                                         observed)
             if intent is None:
                 raise conflict from None
             return self._applying("the cloud says the object exists (an earlier create of "
@@ -286,19 +299,20 @@ class Engine:
         events.append(Event("Normal", "Created", f"created {adapter.kind.kind} "
                             f"{adapter.cloud_name(desired)} ({new_id})"))
         status = {"id": new_id, "pendingChange": self._mark(ctx, "create", clientToken=token),
-                  **self._fingerprint_status(adapter, ctx, desired)}
+                  **self._fingerprint_status(ctx, credentials)}
         return self._applying("the cloud accepted the create and is applying it", 0,
                               status, events)
 
     async def _found(self, adapter: Adapter, ctx: Context, attempt: int, desired: Any,
-                     observed: Any) -> Outcome:
+                     credentials: Credentials | None, observed: Any) -> Outcome:
         """The cloud object exists: update what differs, set new credentials, or be Ready."""
         resource = ctx.resource
         known_id = resource.status.get("id")
         cloud_id = adapter.cloud_id(observed)
         events: list[Event] = []
         adopted = ""
-        if known_id != cloud_id and not await self._made_it(adapter, ctx, desired, cloud_id):
+        if known_id != cloud_id and \
+                not await self._made_it(adapter, ctx, desired, credentials, cloud_id):
             name = adapter.cloud_name(desired)
             if ctx.spec.adoption_policy != "Adopt":
                 return Outcome(
@@ -315,16 +329,16 @@ class Engine:
 
         # An adopted object gets this resource's credentials first: later passes know it
         # only as their own.
-        refused = adopted and await self._credentials(adapter, ctx, desired, observed, status,
-                                                      events, adopted=True)
+        refused = adopted and await self._credentials(adapter, ctx, desired, credentials,
+                                                      observed, status, events, adopted=True)
         if refused:
             return refused
         differences = adapter.differences(desired, observed)
         if differences:
             return await self._update(adapter, ctx, attempt, desired, observed, differences,
                                       status, events, drift=not adopted)
-        refused = await self._credentials(adapter, ctx, desired, observed, status, events,
-                                          adopted=False)
+        refused = await self._credentials(adapter, ctx, desired, credentials, observed, status,
+                                          events, adopted=False)
         if refused is not None:
             return refused
         status["pendingChange"] = None
@@ -352,7 +366,7 @@ class Engine:
                               0, status, events)
 
     async def _made_it(self, adapter: Adapter, ctx: Context, desired: Any,
-                       cloud_id: str) -> bool:
+                       credentials: Credentials | None, cloud_id: str) -> bool:
         """Whether an object found by name is the one this resource's create made: the create
         sent again with its client token names what that token made (a name taken by an
         object made without it is refused). Without client tokens (RocketMQ) the intent
@@ -363,20 +377,21 @@ class Engine:
         if not adapter.client_tokens:
             return True
         try:  # the very create again (its credentials too), as a lost answer's repeat is
-            made = await adapter.create(ctx, desired, intent["clientToken"])
+            made = await adapter.create(ctx, desired, credentials, intent["clientToken"])
         except AlreadyExistsError:
             return False
         return made == cloud_id
 
-    async def _credentials(self, adapter: Adapter, ctx: Context, desired: Any, observed: Any,
+    async def _credentials(self, adapter: Adapter, ctx: Context, desired: Any,
+                           credentials: Credentials | None, observed: Any,
                            status: dict[str, Any], events: list[Event], *,
                            adopted: bool) -> Outcome | None:
         """Sets the Secret's credentials in the cloud on an object just adopted, or when they
         are not the ones last set; an Outcome when the cloud refuses them. (None last set:
         this resource's own create set them, its answer lost before the status write.)"""
-        wanted = adapter.credentials_fingerprint(ctx, desired)
-        if wanted is None:
+        if credentials is None:  # a kind without credentials
             return None
+        wanted = self.fingerprint(ctx.resource.uid, credentials.secret)
         applied = ctx.resource.status.get("credentialsFingerprint")
         # Otherwise the same, or a fingerprint of another key (renewed): nothing to set.
         if adopted or applied is not None and applied != wanted and \
@@ -386,7 +401,7 @@ class Engine:
             if not resent:
                 await self._record(ctx, self._mark(ctx, "credentials", fingerprint=wanted))
             try:
-                await adapter.apply_credentials(ctx, desired, observed)
+                await adapter.apply_credentials(ctx, desired, credentials, observed)
             except PasswordReusedError as refused:
                 if not resent:
                     return Outcome(
@@ -402,9 +417,10 @@ class Engine:
         status["credentialsFingerprint"] = wanted
         return None
 
-    def _fingerprint_status(self, adapter: Adapter, ctx: Context, desired: Any) -> dict:
-        fingerprint = adapter.credentials_fingerprint(ctx, desired)
-        return {} if fingerprint is None else {"credentialsFingerprint": fingerprint}
+    def _fingerprint_status(self, ctx: Context, credentials: Credentials | None) -> dict:
+        if credentials is None:
+            return {}
+        return {"credentialsFingerprint": self.fingerprint(ctx.resource.uid, credentials.secret)}
 
     def _observed_only(self, adapter: Adapter, desired: Any, observed: Any) -> Outcome:
         if observed is None:
@@ -494,7 +510,7 @@ class Engine:
         create again, with the same client token, makes the cloud name what it made (or make
         it now, with credentials nobody holds), so that it can be deleted."""
         try:
-            new_id = await adapter.create(ctx, adapter.with_throwaway_credentials(desired),
+            new_id = await adapter.create(ctx, desired, adapter.throwaway_credentials(desired),
                                           token)
         except AlreadyExistsError:
             if adapter.client_tokens:  # the name is taken, by an object the token did not make

@@ -18,7 +18,8 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from ..api import GROUP, VERSION, KindDef
+from ..api import GROUP, KIND_NAMED, VERSION, KindDef
+from .registry import ObjectKey
 
 WAKEUP_ANNOTATION = f"{GROUP}/wakeup"
 # The label of the Secrets whose changes the operator watches: the ones it generates, and the
@@ -168,19 +169,20 @@ class Kube:
         await self.call(self.custom.patch_namespaced_custom_object_status, GROUP, VERSION,
                         namespace, kind.plural, name, {"status": status})
 
-    async def wake(self, kind: KindDef, namespace: str, name: str, why: str) -> None:
+    async def wake(self, key: ObjectKey, why: str) -> None:
         """Makes the operator look at an object now: a metadata change triggers its handler.
-        (`namespace` is ignored for a cluster-scoped kind.) The time is in microseconds: a
-        second wake-up within the same second, for the same reason, is a change too."""
+        The time is in microseconds: a second wake-up within the same second, for the same
+        reason, is a change too."""
         moment = datetime.now(UTC).isoformat(timespec="microseconds")
         patch = {"metadata": {"annotations": {WAKEUP_ANNOTATION: f"{moment} {why}"}}}
+        kind = KIND_NAMED[key.kind]
         try:
             if kind.namespaced:
                 await self.call(self.custom.patch_namespaced_custom_object, GROUP, VERSION,
-                                namespace, kind.plural, name, patch)
+                                key.namespace, kind.plural, key.name, patch)
             else:
                 await self.call(self.custom.patch_cluster_custom_object, GROUP, VERSION,
-                                kind.plural, name, patch)
+                                kind.plural, key.name, patch)
         except ApiException as error:
             if error.status != 404:
                 raise

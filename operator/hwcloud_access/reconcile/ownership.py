@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
+from .registry import ObjectKey
+
 # How long a released resource's claim is ignored where kopf's index may still show it (the
 # index forgets a resource when its deletion reaches the watch, a moment after the release).
 RELEASED_MEMORY = 600.0
@@ -55,7 +57,7 @@ class Ownership:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._held: dict[CloudKey, Claimant] = {}
-        self._waiting: dict[CloudKey, set[tuple[str, str, str]]] = {}
+        self._waiting: dict[CloudKey, set[ObjectKey]] = {}
         self._released: dict[str, float] = {}  # uid -> when
 
     def owned_by_another(self, key: CloudKey, body: dict[str, Any],
@@ -74,11 +76,11 @@ class Ownership:
         """This resource claims the object now (before the index can show it)."""
         self._held.setdefault(key, claimant(body))
 
-    def wait(self, key: CloudKey, resource: tuple[str, str, str]) -> None:
+    def wait(self, key: CloudKey, resource: ObjectKey) -> None:
         """A resource refused as AlreadyOwned: woken when a resource naming the object goes."""
         self._waiting.setdefault(key, set()).add(resource)
 
-    def release(self, key: CloudKey, uid: str) -> set[tuple[str, str, str]]:
+    def release(self, key: CloudKey, uid: str) -> set[ObjectKey]:
         """A resource naming `key` lets its object go (deleted, or released without
         deleting): its claim goes with it, also where the index still shows it. Returns the
         resources refused for that object, to be woken (one of them may own it now)."""
@@ -89,3 +91,9 @@ class Ownership:
                           if now - t < RELEASED_MEMORY}
         self._released[uid] = now
         return self._waiting.pop(key, set())
+
+    def forget(self, key: ObjectKey) -> None:
+        """A deleted resource waits for no cloud object any more."""
+        for waiting in self._waiting.values():
+            waiting.discard(key)
+        self._waiting = {k: v for k, v in self._waiting.items() if v}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -18,6 +18,7 @@ from .dependencies import Dependencies
 from .kube import Kube
 from .outcome import InvalidSpec
 from .ownership import CloudKey
+from .registry import ObjectKey
 from .secret_refs import SecretRefs
 from .views import CollectionView, Views
 
@@ -61,9 +62,8 @@ class Resource:
         return self.body.get("status") or {}
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        """(kind, namespace, name): how the operator's in-memory tables name the object."""
-        return (self.kind.kind, self.namespace or "", self.name)
+    def key(self) -> ObjectKey:
+        return ObjectKey(self.kind.kind, self.namespace or "", self.name)
 
     @property
     def paused(self) -> bool:
@@ -103,16 +103,33 @@ class Context:
     spec: Any  # the resource's spec model
 
     @property
-    def key(self) -> tuple[str, str, str]:
+    def key(self) -> ObjectKey:
         return self.resource.key
+
+    @property
+    def account(self) -> str:
+        """The HuaweiCloudAccount the resource names; "" for the operator's default one."""
+        return self.spec.account_ref.name if self.spec.account_ref else ""
 
 
 D = TypeVar("D")  # the desired state an adapter prepares
 Obs = TypeVar("Obs")  # the cloud object it observes
+C = TypeVar("C")  # the credentials it sets: Credentials, or None for a kind without any
 
 
-class Adapter(ABC, Generic[D, Obs]):
-    """How one kind maps to the cloud: the engine does everything else."""
+@dataclass(frozen=True)
+class Credentials:
+    """What a user is created or reset with: its secret (a VPN password, a RocketMQ secret
+    key) and, when the operator generated it, the name of the Secret that keeps it."""
+
+    secret: str = field(repr=False)
+    generated_secret: str | None = None
+
+
+class Adapter(ABC, Generic[D, Obs, C]):
+    """How one kind maps to the cloud: the engine does everything else. The desired state
+    (D) is what Observe mode compares and a delete needs; only managing also resolves the
+    credentials (C) and hands them to the calls that set them."""
 
     kind: KindDef
     client_tokens: bool  # whether a repeated create with the same X-Client-Token is the same
@@ -126,9 +143,17 @@ class Adapter(ABC, Generic[D, Obs]):
         return self.cloud_key(dict(body.get("spec") or {}), body["metadata"]["name"])
 
     @abstractmethod
-    async def prepare(self, ctx: Context, spec: Any, *, credentials: bool = True) -> D:
-        """Desired state: names defaulted, references resolved, and the credentials too
-        unless `credentials` is False (Observe mode reads, it never sets them)."""
+    async def prepare(self, ctx: Context, spec: Any) -> D:
+        """Desired state: names defaulted, references resolved."""
+
+    async def credentials(self, ctx: Context, desired: D) -> C:
+        """The credentials the resource's Secret holds (or a generated one), for managing."""
+        return None  # type: ignore[return-value]  # a kind without credentials
+
+    def throwaway_credentials(self, desired: D) -> C:
+        """Fresh credentials nobody holds: for a create sent again only to learn what an
+        earlier one made, which is then deleted."""
+        return None  # type: ignore[return-value]
 
     @abstractmethod
     def view(self, ctx: Context, desired: D) -> CollectionView[Obs]:
@@ -149,7 +174,7 @@ class Adapter(ABC, Generic[D, Obs]):
         """Names of the spec fields the cloud does not (yet) match."""
 
     @abstractmethod
-    async def create(self, ctx: Context, desired: D, client_token: str) -> str:
+    async def create(self, ctx: Context, desired: D, credentials: C, client_token: str) -> str:
         """Creates the object; returns its cloud id."""
 
     @abstractmethod
@@ -162,23 +187,11 @@ class Adapter(ABC, Generic[D, Obs]):
     def read_back(self, observed: Obs) -> dict[str, Any]:
         """Status fields read back from the cloud (camelCase)."""
 
-    def desired_status(self, desired: D) -> dict[str, Any]:
-        """Status fields that come from the desired state (e.g. the credentials Secret)."""
-        return {}
-
-    def credentials_fingerprint(self, ctx: Context, desired: D) -> str | None:
-        """Fingerprint of the credentials the spec asks for; None when the kind has none."""
-        return None
-
-    async def apply_credentials(self, ctx: Context, desired: D, observed: Obs) -> None:
+    async def apply_credentials(self, ctx: Context, desired: D, credentials: C,
+                                observed: Obs) -> None:
         """Sets the credentials in the cloud (a password reset)."""
         raise NotImplementedError(f"{self.kind.kind} has no credentials")
 
-    def with_throwaway_credentials(self, desired: D) -> D:
-        """Desired state with fresh credentials nobody holds: for a create sent again only
-        to learn what an earlier one made, which is then deleted."""
-        return desired
-
     async def before_delete(self, ctx: Context, spec: ApiModel) -> D:
-        """Desired state for deletion: like prepare, but must not need credentials."""
+        """Desired state for deletion: like prepare, but must not need its references."""
         return await self.prepare(ctx, spec)

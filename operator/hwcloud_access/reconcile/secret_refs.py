@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
-Key = tuple[str, str, str]  # kind, namespace, name
+from .registry import ObjectKey
 
 
 class SecretRefs:
@@ -15,12 +15,12 @@ class SecretRefs:
         """`on_unwatched(namespace, name)`: no resource uses that Secret any more, so its
         changes are no longer watched (a copy kept of it would go stale)."""
         self.on_unwatched = on_unwatched
-        self._users: dict[tuple[str, str], set[Key]] = defaultdict(set)
-        self._by_resource: dict[Key, tuple[str, str]] = {}
+        self._users: dict[tuple[str, str], set[ObjectKey]] = defaultdict(set)
+        self._by_resource: dict[ObjectKey, tuple[str, str]] = {}
         self._versions: dict[tuple[str, str], str] = {}
-        self._told_unlabelled: set[Key] = set()
+        self._told_unlabelled: set[ObjectKey] = set()
 
-    def track(self, resource: Key, secret_name: str, resource_version: str,
+    def track(self, resource: ObjectKey, secret_name: str, resource_version: str,
               namespace: str | None = None) -> None:
         """`resource` used this version of the Secret ("": it was not there) in its last
         pass. The Secret is in the resource's namespace, or in `namespace` (a cluster-scoped
@@ -28,12 +28,12 @@ class SecretRefs:
         secret = (resource[1] if namespace is None else namespace, secret_name)
         if self._by_resource.get(resource) == secret:
             return
-        self.untrack(resource)
+        self.forget(resource)
         self._users[secret].add(resource)
         self._by_resource[resource] = secret
         self._versions.setdefault(secret, resource_version)
 
-    def untrack(self, resource: Key) -> None:
+    def forget(self, resource: ObjectKey) -> None:
         self._told_unlabelled.discard(resource)
         secret = self._by_resource.pop(resource, None)
         if secret is not None:
@@ -50,7 +50,7 @@ class SecretRefs:
         """(namespace, name) of every Secret in use."""
         return list(self._users)
 
-    def first_unlabelled(self, resource: Key, labelled: bool) -> bool:
+    def first_unlabelled(self, resource: ObjectKey, labelled: bool) -> bool:
         """Whether `resource` is to be told that its Secret lacks the watch's label: the
         first time it finds it so since it started using it or since it last had the label."""
         if labelled:
@@ -61,7 +61,7 @@ class SecretRefs:
         self._told_unlabelled.add(resource)
         return True
 
-    def changed(self, namespace: str, name: str, resource_version: str) -> set[Key]:
+    def changed(self, namespace: str, name: str, resource_version: str) -> set[ObjectKey]:
         """The resources to wake for this version of the Secret (none if already seen)."""
         secret = (namespace, name)
         if secret not in self._users:

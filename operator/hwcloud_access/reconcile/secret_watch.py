@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from kubernetes.client.exceptions import ApiException
 
 from .kube import CREDENTIALS_SELECTOR, Kube
-from .secret_refs import Key, SecretRefs
+from .registry import Wake
+from .secret_refs import SecretRefs
 
 log = logging.getLogger(__name__)
-Wake = Callable[[Key, str], Awaitable[None]]
 
 WATCHED = "credentials Secret changed"
 POLLED = f"credentials Secret changed (found at the resync: it lacks {CREDENTIALS_SELECTOR})"

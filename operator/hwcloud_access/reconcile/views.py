@@ -19,9 +19,18 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
+S = TypeVar("S")  # the cloud session a view lists with
+
+
+class ViewKey(NamedTuple):
+    """What a listing is: whose account, which collection, on which server or instance."""
+
+    account: str  # the HuaweiCloudAccount's name; "" for the operator's default account
+    collection: str  # vpn-users, vpn-groups, mq-users
+    scope: str  # the VPN server id or RocketMQ instance id
 
 
 @dataclass
@@ -32,10 +41,12 @@ class Snapshot(Generic[T]):
 
 
 class CollectionView(Generic[T]):
-    def __init__(self, lister: Callable[[int], AsyncIterator[T]], *, page_size: int,
+    def __init__(self, key: ViewKey, lister: Callable[[int], AsyncIterator[T]], *,
+                 page_size: int,
                  id_of: Callable[[T], str], name_of: Callable[[T], str],
                  clock: Callable[[], float] = time.monotonic) -> None:
         """`lister(page_size)` lists the whole collection, `page_size` items per call."""
+        self.key = key
         self._lister = lister
         self.page_size = page_size
         self._id_of = id_of
@@ -84,15 +95,28 @@ class CollectionView(Generic[T]):
 
 
 class Views:
-    """One CollectionView per (session, scope, collection), made on first use."""
+    """One CollectionView per ViewKey, made on first use. A view lists with the session its
+    account was last used with: an account whose session is replaced (its Secret changed)
+    keeps its views, and nothing keeps the closed session."""
 
     def __init__(self) -> None:
-        self._views: dict[tuple[object, str, str], CollectionView[Any]] = {}
+        self._views: dict[ViewKey, CollectionView[Any]] = {}
+        self._sessions: dict[str, Any] = {}  # account -> its current session
 
-    def get(self, session: object, scope: str, collection: str,
-            make: Callable[[], CollectionView[Any]]) -> CollectionView[Any]:
-        key = (session, scope, collection)
+    def get(self, key: ViewKey, session: S, list_with: Callable[[S, int], AsyncIterator[T]],
+            *, page_size: int, id_of: Callable[[T], str],
+            name_of: Callable[[T], str]) -> CollectionView[T]:
+        """The view `key` names; `list_with(session, page_size)` lists its collection."""
+        self._sessions[key.account] = session
         view = self._views.get(key)
         if view is None:
-            view = self._views[key] = make()
+            account = key.account
+            view = self._views[key] = CollectionView(
+                key, lambda size: list_with(self._sessions[account], size),
+                page_size=page_size, id_of=id_of, name_of=name_of)
         return view
+
+    def release(self, account: str) -> None:
+        """The account is deleted: its views and session go."""
+        self._sessions.pop(account, None)
+        self._views = {k: v for k, v in self._views.items() if k.account != account}

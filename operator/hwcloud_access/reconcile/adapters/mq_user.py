@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ...api import MQ_USER
@@ -10,17 +10,15 @@ from ...api.mq import MqUserSpec
 from ...cloud import MQ_PAGE_SIZE, MqUser, MqUserWrite, Perm
 from ..credentials import generate, mq_secret_problem
 from ..ownership import CloudKey
-from ..resource import Adapter, Context
-from ..secret_source import CREDENTIALS_SECRET, resolve_secret
-from ..views import CollectionView
+from ..resource import Adapter, Context, Credentials
+from ..secret_source import resolve_secret
+from ..views import CollectionView, ViewKey
 
 
 @dataclass(frozen=True)
 class DesiredMqUser:
     instance_id: str
     write: MqUserWrite
-    secret_key: str | None = field(default=None, repr=False)
-    credentials_secret: str | None = None
 
 
 def _write(spec: MqUserSpec) -> MqUserWrite:
@@ -36,38 +34,39 @@ def _perms(perms: list[Perm]) -> set[tuple[str, str]]:
     return {(p.name, p.perm) for p in perms}
 
 
-class MqUserAdapter(Adapter[DesiredMqUser, MqUser]):
+class MqUserAdapter(Adapter[DesiredMqUser, MqUser, Credentials]):
     kind = MQ_USER
     client_tokens = False  # the API has none; an intent recorded before the create is proof
 
     def cloud_key(self, spec: dict[str, Any], name: str) -> CloudKey:
         return CloudKey(self.kind.kind, spec.get("instanceId", ""), spec.get("accessKey", ""))
 
-    async def prepare(self, ctx: Context, spec: MqUserSpec, *,
-                      credentials: bool = True) -> DesiredMqUser:
-        if not credentials:
-            return DesiredMqUser(spec.instance_id, _write(spec))
-        access_key = spec.access_key
-        secret_key, owned = await resolve_secret(
-            ctx, spec.secret_key_secret_ref, owned_name=f"{ctx.resource.name}-mq-credentials",
-            owned_key="secretKey", identity={"accessKey": access_key},
-            generate=lambda: generate(24, forbidden=(access_key, access_key[::-1])),
-            problem=lambda value: mq_secret_problem(value, access_key))
-        return DesiredMqUser(spec.instance_id, _write(spec), secret_key, owned)
-
-    def with_throwaway_credentials(self, desired: DesiredMqUser) -> DesiredMqUser:
-        key = desired.write.access_key
-        return replace(desired, secret_key=generate(24, forbidden=(key, key[::-1])))
-
-    async def before_delete(self, ctx: Context, spec: MqUserSpec) -> DesiredMqUser:
+    async def prepare(self, ctx: Context, spec: MqUserSpec) -> DesiredMqUser:
         return DesiredMqUser(spec.instance_id, _write(spec))
 
+    async def credentials(self, ctx: Context, desired: DesiredMqUser) -> Credentials:
+        access_key = desired.write.access_key
+        secret_key, owned = await resolve_secret(
+            ctx, ctx.spec.secret_key_secret_ref,
+            owned_name=f"{ctx.resource.name}-mq-credentials", owned_key="secretKey",
+            identity={"accessKey": access_key}, generate=lambda: self._secret_key(access_key),
+            problem=lambda value: mq_secret_problem(value, access_key))
+        return Credentials(secret_key, owned)
+
+    def throwaway_credentials(self, desired: DesiredMqUser) -> Credentials:
+        return Credentials(self._secret_key(desired.write.access_key))
+
+    @staticmethod
+    def _secret_key(access_key: str) -> str:
+        return generate(24, forbidden=(access_key, access_key[::-1]))
+
     def view(self, ctx: Context, desired: DesiredMqUser) -> CollectionView[MqUser]:
-        mq = ctx.session.rocketmq
         instance_id = desired.instance_id
-        return ctx.views.get(ctx.session, instance_id, "mq-users", lambda: CollectionView(
-            lambda size: mq.list_users(instance_id, page_size=size), page_size=MQ_PAGE_SIZE,
-            id_of=lambda u: u.access_key, name_of=lambda u: u.access_key))
+        return ctx.views.get(
+            ViewKey(ctx.account, "mq-users", instance_id), ctx.session,
+            lambda session, size: session.rocketmq.list_users(instance_id, page_size=size),
+            page_size=MQ_PAGE_SIZE, id_of=lambda u: u.access_key,
+            name_of=lambda u: u.access_key)
 
     async def read_one(self, ctx: Context, desired: DesiredMqUser, cloud_id: str) -> MqUser:
         return await ctx.session.rocketmq.get_user(desired.instance_id, cloud_id)
@@ -95,10 +94,10 @@ class MqUserAdapter(Adapter[DesiredMqUser, MqUser]):
             found.append("groupPerms")
         return found
 
-    async def create(self, ctx: Context, desired: DesiredMqUser, client_token: str) -> str:
-        assert desired.secret_key is not None
+    async def create(self, ctx: Context, desired: DesiredMqUser, credentials: Credentials,
+                     client_token: str) -> str:
         await ctx.session.rocketmq.create_user(desired.instance_id, desired.write,
-                                               desired.secret_key)
+                                               credentials.secret)
         return desired.write.access_key
 
     async def update(self, ctx: Context, desired: DesiredMqUser, observed: MqUser) -> None:
@@ -111,15 +110,7 @@ class MqUserAdapter(Adapter[DesiredMqUser, MqUser]):
     def read_back(self, observed: MqUser) -> dict[str, Any]:
         return {}
 
-    def desired_status(self, desired: DesiredMqUser) -> dict[str, Any]:
-        return {CREDENTIALS_SECRET: desired.credentials_secret}
-
-    def credentials_fingerprint(self, ctx: Context, desired: DesiredMqUser) -> str | None:
-        assert desired.secret_key is not None
-        return ctx.fingerprint(ctx.resource.uid, desired.secret_key)
-
     async def apply_credentials(self, ctx: Context, desired: DesiredMqUser,
-                                observed: MqUser) -> None:
-        assert desired.secret_key is not None
+                                credentials: Credentials, observed: MqUser) -> None:
         await ctx.session.rocketmq.update_user(desired.instance_id, desired.write.access_key,
-                                               desired.write, secret_key=desired.secret_key)
+                                               desired.write, secret_key=credentials.secret)

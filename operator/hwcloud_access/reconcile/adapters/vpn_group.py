@@ -12,7 +12,7 @@ from ...cloud import VPN_PAGE_SIZE, VpnGroup
 from ..outcome import DependencyNotReady, InvalidSpec
 from ..ownership import CloudKey
 from ..resource import Adapter, Context
-from ..views import CollectionView
+from ..views import CollectionView, ViewKey
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,10 @@ class DesiredGroup:
 
 
 def vpn_groups_view(ctx: Context, server_id: str) -> CollectionView[VpnGroup]:
-    vpn = ctx.session.vpn
-    return ctx.views.get(ctx.session, server_id, "groups", lambda: CollectionView(
-        lambda size: vpn.list_groups(server_id, page_size=size), page_size=VPN_PAGE_SIZE,
-        id_of=lambda g: g.id, name_of=lambda g: g.name))
+    return ctx.views.get(
+        ViewKey(ctx.account, "vpn-groups", server_id), ctx.session,
+        lambda session, size: session.vpn.list_groups(server_id, page_size=size),
+        page_size=VPN_PAGE_SIZE, id_of=lambda g: g.id, name_of=lambda g: g.name)
 
 
 async def _members_message(ctx: Context, group: VpnGroup) -> str:
@@ -44,15 +44,14 @@ async def _members_message(ctx: Context, group: VpnGroup) -> str:
             "they are gone")
 
 
-class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup]):
+class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup, None]):
     kind = VPN_USER_GROUP
     client_tokens = True
 
     def cloud_key(self, spec: dict[str, Any], name: str) -> CloudKey:
         return CloudKey(self.kind.kind, spec.get("vpnServerId", ""), spec.get("name") or name)
 
-    async def prepare(self, ctx: Context, spec: VpnUserGroupSpec, *,
-                      credentials: bool = True) -> DesiredGroup:
+    async def prepare(self, ctx: Context, spec: VpnUserGroupSpec) -> DesiredGroup:
         name = spec.name or ctx.resource.name
         if not re.fullmatch(VPN_GROUP_NAME_PATTERN, name):
             raise InvalidSpec(f"metadata.name {name!r} is not a valid VPN group name "
@@ -74,7 +73,8 @@ class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup]):
     def differences(self, desired: DesiredGroup, observed: VpnGroup) -> list[str]:
         return ["description"] if (observed.description or "") != desired.description else []
 
-    async def create(self, ctx: Context, desired: DesiredGroup, client_token: str) -> str:
+    async def create(self, ctx: Context, desired: DesiredGroup, credentials: None,
+                     client_token: str) -> str:
         return await ctx.session.vpn.create_group(
             desired.server_id, name=desired.name, description=desired.description,
             client_token=client_token)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ...api import VPN_USER
@@ -14,9 +14,9 @@ from ..conditions import is_ready
 from ..credentials import generate, vpn_password_problem
 from ..outcome import DependencyNotReady, InvalidSpec
 from ..ownership import CloudKey
-from ..resource import Adapter, Context
-from ..secret_source import CREDENTIALS_SECRET, resolve_secret
-from ..views import CollectionView
+from ..resource import Adapter, Context, Credentials
+from ..secret_source import resolve_secret
+from ..views import CollectionView, ViewKey
 from .vpn_group import vpn_groups_view
 
 DEFAULT_GROUP_MAX_AGE = 300.0  # the built-in group never changes
@@ -28,12 +28,10 @@ class DesiredUser:
     name: str
     description: str
     static_ip: str
-    group_id: str | None  # None only when deleting (not needed then)
-    password: str | None = field(default=None, repr=False)
-    credentials_secret: str | None = None
+    group_id: str | None  # None: not resolved (a delete needs no group); the Default group
 
 
-class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
+class VpnUserAdapter(Adapter[DesiredUser, VpnUser, Credentials]):
     kind = VPN_USER
     client_tokens = True
 
@@ -55,8 +53,7 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
         namespace, group_name = ctx.resource.namespace or "", spec.group_ref.name
         group = await ctx.dependencies.group(namespace, group_name)
         if group is None or not is_ready(group["status"]) or not group["status"].get("id"):
-            ctx.dependencies.wait_for_group((namespace, group_name),
-                                            (namespace, ctx.resource.name))
+            ctx.dependencies.wait_for_group(namespace, group_name, ctx.key)
             state = "does not exist" if group is None else "is not Ready"
             raise DependencyNotReady(f"VpnUserGroup {group_name} {state} yet; waiting for it "
                                      "to become Ready", woken=True)
@@ -74,35 +71,37 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
                 return group.id
         raise DependencyNotReady(f"VPN server {server_id} shows no Default user group")
 
-    async def prepare(self, ctx: Context, spec: VpnUserSpec, *,
-                      credentials: bool = True) -> DesiredUser:
+    async def prepare(self, ctx: Context, spec: VpnUserSpec) -> DesiredUser:
         name = self._name(ctx, spec)
-        group_id = await self._group_id(ctx, spec)
-        if not credentials:
-            return DesiredUser(spec.vpn_server_id, name, spec.description, spec.static_ip,
-                               group_id)
-        password, owned = await resolve_secret(
-            ctx, spec.password_secret_ref, owned_name=f"{ctx.resource.name}-vpn-credentials",
-            owned_key="password", identity={"username": name},
-            generate=lambda: generate(20, forbidden=(name, name[::-1])),
-            problem=lambda value: vpn_password_problem(value, name))
-        return DesiredUser(spec.vpn_server_id, name, spec.description, spec.static_ip, group_id,
-                           password, owned)
+        return DesiredUser(spec.vpn_server_id, name, spec.description, spec.static_ip,
+                           await self._group_id(ctx, spec))
 
-    def with_throwaway_credentials(self, desired: DesiredUser) -> DesiredUser:
+    async def credentials(self, ctx: Context, desired: DesiredUser) -> Credentials:
         name = desired.name
-        return replace(desired, password=generate(20, forbidden=(name, name[::-1])))
+        password, owned = await resolve_secret(
+            ctx, ctx.spec.password_secret_ref,
+            owned_name=f"{ctx.resource.name}-vpn-credentials", owned_key="password",
+            identity={"username": name}, generate=lambda: self._password(name),
+            problem=lambda value: vpn_password_problem(value, name))
+        return Credentials(password, owned)
+
+    def throwaway_credentials(self, desired: DesiredUser) -> Credentials:
+        return Credentials(self._password(desired.name))
+
+    @staticmethod
+    def _password(name: str) -> str:
+        return generate(20, forbidden=(name, name[::-1]))
 
     async def before_delete(self, ctx: Context, spec: VpnUserSpec) -> DesiredUser:
         return DesiredUser(spec.vpn_server_id, self._name(ctx, spec), spec.description,
                            spec.static_ip, spec.group_id)
 
     def view(self, ctx: Context, desired: DesiredUser) -> CollectionView[VpnUser]:
-        vpn = ctx.session.vpn
         server_id = desired.server_id
-        return ctx.views.get(ctx.session, server_id, "users", lambda: CollectionView(
-            lambda size: vpn.list_users(server_id, page_size=size), page_size=VPN_PAGE_SIZE,
-            id_of=lambda u: u.id, name_of=lambda u: u.name))
+        return ctx.views.get(
+            ViewKey(ctx.account, "vpn-users", server_id), ctx.session,
+            lambda session, size: session.vpn.list_users(server_id, page_size=size),
+            page_size=VPN_PAGE_SIZE, id_of=lambda u: u.id, name_of=lambda u: u.name)
 
     async def read_one(self, ctx: Context, desired: DesiredUser, cloud_id: str) -> VpnUser:
         return await ctx.session.vpn.get_user(desired.server_id, cloud_id)
@@ -123,10 +122,10 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
             found.append("group")
         return found
 
-    async def create(self, ctx: Context, desired: DesiredUser, client_token: str) -> str:
-        assert desired.password is not None
+    async def create(self, ctx: Context, desired: DesiredUser, credentials: Credentials,
+                     client_token: str) -> str:
         return await ctx.session.vpn.create_user(
-            desired.server_id, name=desired.name, password=desired.password,
+            desired.server_id, name=desired.name, password=credentials.secret,
             description=desired.description, user_group_id=desired.group_id,
             static_ip=desired.static_ip, client_token=client_token)
 
@@ -141,14 +140,6 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser]):
     def read_back(self, observed: VpnUser) -> dict[str, Any]:
         return {"groupId": observed.user_group_id, "userGroupName": observed.user_group_name}
 
-    def desired_status(self, desired: DesiredUser) -> dict[str, Any]:
-        return {CREDENTIALS_SECRET: desired.credentials_secret}
-
-    def credentials_fingerprint(self, ctx: Context, desired: DesiredUser) -> str | None:
-        assert desired.password is not None
-        return ctx.fingerprint(ctx.resource.uid, desired.password)
-
     async def apply_credentials(self, ctx: Context, desired: DesiredUser,
-                                observed: VpnUser) -> None:
-        assert desired.password is not None
-        await ctx.session.vpn.reset_password(desired.server_id, observed.id, desired.password)
+                                credentials: Credentials, observed: VpnUser) -> None:
+        await ctx.session.vpn.reset_password(desired.server_id, observed.id, credentials.secret)
