@@ -11,7 +11,8 @@ Order for every non-admin request:
 6. request faults (``throttle_rate``, ``fail_next``, ``error_rate``);
 7. the service handler, which may raise ``CloudError`` or, after accepting a change,
    ``DropConnection``.
-Each call is counted in the stats under its operation name and status.
+Each call is counted in the stats under its operation name and status, and under its
+caller once authenticated.
 """
 
 from __future__ import annotations
@@ -90,6 +91,11 @@ def _json_error(exc: CloudError, request_id: str) -> web.Response:
     return response
 
 
+def _principal(request: web.Request) -> str | None:
+    identity: Identity | None = request.get("identity")
+    return None if identity is None else identity.principal
+
+
 @web.middleware
 async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(ADMIN_PREFIX):
@@ -111,9 +117,9 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
         request["body"] = body
         if operation != "issue_token":
             identity = authenticate(emu, request, body)
+            request["identity"] = identity
             check_project(emu, request, identity)
             emu.check_policy(operation, service, identity)
-            request["identity"] = identity
         emu.inject_request_faults(operation, service)
         response = await handler(request)
         busy = False
@@ -123,7 +129,7 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException:
         raise
     except DropConnection:
-        emu.stats.record(operation, "dropped")
+        emu.stats.record(operation, "dropped", principal=_principal(request))
         log.debug("dropping the answer to %s on purpose", operation)
         if request.transport is not None:
             request.transport.abort()
@@ -133,6 +139,6 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
         error = injected_error(500, service)
         response = _json_error(error, request_id)
         busy = False
-    emu.stats.record(operation, response.status, busy)
+    emu.stats.record(operation, response.status, busy, _principal(request))
     response.headers.setdefault("X-Request-Id", request_id)
     return response

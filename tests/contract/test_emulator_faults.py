@@ -253,3 +253,20 @@ def test_stats_count_by_operation_and_status(faulty, vpn) -> None:
     assert stats["calls"]["show_user"] == {"404": 1}
     assert stats["total"] == 3
     assert faulty.reset_stats()["total"] == 0
+
+
+def test_stats_count_by_client(faulty, vpn) -> None:
+    """Each authenticated caller's calls, with the first and the last one's time: which of
+    several operators on one emulator called the cloud, and when."""
+    before = time.time()
+    vpn.list_users()
+    vpn.list_users()
+    unsigned = signed(faulty, "GET", vpn_base(faulty) + "/users", sk="not-the-secret-key")
+    assert send(*unsigned).status_code == 401  # not authenticated: nobody's call
+    after = time.time()
+    stats = faulty.stats()
+    assert list(stats["clients"]) == [faulty.config.access_key]
+    client = stats["clients"][faulty.config.access_key]
+    assert client["calls"] == 2 and stats["total"] == 3
+    assert before <= client["first"] <= client["last"] <= after
+    assert faulty.reset_stats()["clients"] == {}
