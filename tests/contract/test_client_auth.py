@@ -12,65 +12,69 @@ from tests.support.cloud import aksk_account, calls, token_account
 from hwcloud_access.cloud import AuthError, CloudSession
 
 
-async def test_one_token_for_many_concurrent_calls(fresh_emulator):
-    emu = fresh_emulator()
-    server, instance = emu.config.vpn_server_id, emu.config.instance_id
-    async with CloudSession(token_account(emu)) as s:
-        await asyncio.gather(*(s.vpn.get_server(server) for _ in range(10)),
-                             *(_list_mq(s, instance) for _ in range(10)))
-    assert calls(emu, "issue_token") == {"201": 1}
-    assert calls(emu, "list_vpn_servers") == {"200": 10}
+async def _group_ids(s: CloudSession, server: str) -> list[str]:
+    """One authenticated read: the server's groups (its Default group at least)."""
+    return [g.id async for g in s.vpn.list_groups(server)]
 
 
 async def _list_mq(s: CloudSession, instance: str) -> list[Any]:
     return [u async for u in s.rocketmq.list_users(instance)]
 
 
+async def test_one_token_for_many_concurrent_calls(fresh_emulator):
+    emu = fresh_emulator()
+    server, instance = emu.config.vpn_server_id, emu.config.instance_id
+    async with CloudSession(token_account(emu)) as s:
+        await asyncio.gather(*(_group_ids(s, server) for _ in range(10)),
+                             *(_list_mq(s, instance) for _ in range(10)))
+    assert calls(emu, "issue_token") == {"201": 1}
+    assert calls(emu, "list_groups") == {"200": 10}
+
+
 async def test_expired_token_is_refreshed_once_and_the_call_succeeds(fresh_emulator):
     emu = fresh_emulator()
     server = emu.config.vpn_server_id
     async with CloudSession(token_account(emu)) as s:
-        await s.vpn.get_server(server)
+        await _group_ids(s, server)
         emu.expire_tokens()
-        found = await s.vpn.get_server(server)
-        assert found.id == server
-        await s.vpn.get_server(server)
+        assert await _group_ids(s, server)
+        await _group_ids(s, server)
     assert calls(emu, "issue_token") == {"201": 2}
-    assert calls(emu, "list_vpn_servers") == {"200": 3, "401": 1}
+    assert calls(emu, "list_groups") == {"200": 3, "401": 1}
 
 
 async def test_short_lived_token_is_renewed_before_it_expires(fresh_emulator):
     emu = fresh_emulator(token_ttl=2)
     server = emu.config.vpn_server_id
     async with CloudSession(token_account(emu)) as s:
-        await s.vpn.get_server(server)
+        await _group_ids(s, server)
         await asyncio.sleep(1.3)  # past half the token's life, before its end
-        await s.vpn.get_server(server)
+        await _group_ids(s, server)
     assert calls(emu, "issue_token") == {"201": 2}
-    assert calls(emu, "list_vpn_servers") == {"200": 2}  # never refused
+    assert calls(emu, "list_groups") == {"200": 2}  # never refused
 
 
 async def test_wrong_iam_password_is_terminal(fresh_emulator):
     emu = fresh_emulator()
     async with CloudSession(token_account(emu, password="Wrong-Pass-999")) as s:
         with pytest.raises(AuthError) as info:
-            await s.vpn.get_server(emu.config.vpn_server_id)
+            await _group_ids(s, emu.config.vpn_server_id)
     assert "Wrong-Pass-999" not in str(info.value) + repr(info.value)
     assert calls(emu, "issue_token") == {"401": 1}
-    assert calls(emu, "list_vpn_servers") == {}
+    assert calls(emu, "list_groups") == {}
 
 
 async def test_aksk_signature_is_accepted_and_a_wrong_key_is_terminal(fresh_emulator):
     emu = fresh_emulator()
     server = emu.config.vpn_server_id
     async with CloudSession(aksk_account(emu)) as s:
-        assert (await s.vpn.get_server(server)).id == server
+        assert await _group_ids(s, server)
     async with CloudSession(aksk_account(emu, secret_key="not-the-secret-key")) as s:
         with pytest.raises(AuthError) as info:
-            await s.vpn.get_server(server)
+            await _group_ids(s, server)
     assert info.value.status == 401 and info.value.code == "APIGW.0301"
     assert "not-the-secret-key" not in str(info.value)
-    assert calls(emu, "list_vpn_servers") == {"200": 1, "401": 1}  # not retried
+    assert calls(emu, "list_groups") == {"200": 1, "401": 1}  # not retried
 
 
 async def test_token_auth_writes_work(fresh_emulator):

@@ -22,21 +22,17 @@ from .errors import (
     TransportError,
 )
 from .models import (
-    BatchRejected,
-    BatchResult,
     MqUser,
     MqUserWrite,
     Perm,
     VpnGroup,
-    VpnServer,
     VpnUser,
-    VpnUserCreate,
 )
 from .rocketmq import MAX_PAGE as MQ_PAGE_SIZE
 from .rocketmq import RocketMqClient
 from .session import AccountConfig, CloudSession
 from .vpn import MAX_PAGE as VPN_PAGE_SIZE
-from .vpn import VpnClient, new_client_token
+from .vpn import VpnClient
 
 __all__ = [
     "MQ_PAGE_SIZE",
@@ -45,8 +41,6 @@ __all__ = [
     "AccountConfig",
     "AlreadyExistsError",
     "AuthError",
-    "BatchRejected",
-    "BatchResult",
     "BusyError",
     "CloudError",
     "CloudSession",
@@ -66,8 +60,5 @@ __all__ = [
     "TransportError",
     "VpnClient",
     "VpnGroup",
-    "VpnServer",
     "VpnUser",
-    "VpnUserCreate",
-    "new_client_token",
 ]

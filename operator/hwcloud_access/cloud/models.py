@@ -2,7 +2,8 @@
 
 Field names are the API's JSON names (checked against huaweicloudsdkvpn v5 and
 huaweicloudsdkrocketmq v2 model classes). Answers ignore unknown fields, so a
-newer cloud does not break reads. Secrets are ``SecretStr``.
+newer cloud does not break reads. No model holds a secret: passwords and secret
+keys are passed beside them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 def _lenient_datetime(value: Any) -> Any:
@@ -41,17 +42,6 @@ class _Answer(BaseModel):
 # ---- VPN v5 -------------------------------------------------------------------------
 
 
-class VpnServer(_Answer):
-    id: str
-    status: str | None = None
-    client_auth_type: str | None = None
-    client_cidr: str | None = None
-    p2c_vgw_id: str | None = None
-    tunnel_protocol: str | None = None
-    created_at: Timestamp = None
-    updated_at: Timestamp = None
-
-
 class VpnGroup(_Answer):
     id: str
     name: str
@@ -75,58 +65,6 @@ class VpnUser(_Answer):
 
 class PageInfo(_Answer):
     next_marker: str | None = None
-    current_count: int | None = None
-
-
-class VpnUserCreate(BaseModel):
-    """One row of a batch create (the API names the group, not its id)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    password: SecretStr
-    description: str | None = None
-    user_group_name: str | None = None
-    static_ip: str | None = None
-
-    def to_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"name": self.name, "password": self.password.get_secret_value()}
-        for key in ("description", "user_group_name", "static_ip"):
-            value = getattr(self, key)
-            if value is not None:
-                body[key] = value
-        return body
-
-
-class BatchRejected(_Answer):
-    """A row the cloud refused, with its ``cause``."""
-
-    name: str | None = None
-    id: str | None = None
-    cause: str | None = None
-    description: str | None = None
-    user_group_name: str | None = None
-    static_ip: str | None = None
-
-
-class BatchResult(_Answer):
-    """Outcome of a batch call, by row.
-
-    ``accepted``: names (batch create) or ids (batch delete) the cloud took. A batch
-    create with any rejected row creates nothing: ``accepted`` is then empty.
-    ``created``: name -> id, only when the answer carries ids (the documented batch
-    create answer carries only the rejected rows: look the ids up by name later,
-    once the change is applied). ``rejected``: the refused rows with their cause.
-    """
-
-    accepted: list[str] = Field(default_factory=list)
-    created: dict[str, str] = Field(default_factory=dict)
-    rejected: list[BatchRejected] = Field(default_factory=list)
-    request_id: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not self.rejected
 
 
 # ---- DMS for RocketMQ v2 ----------------------------------------------------------
