@@ -31,8 +31,8 @@ class FakeTime:
 def failing(errors, result="ok"):
     calls = []
 
-    async def attempt(number, deadline):
-        calls.append((number, deadline))
+    async def attempt(deadline):
+        calls.append(deadline)
         if errors:
             raise errors.pop(0)
         return result
@@ -54,9 +54,9 @@ async def test_retries_until_success():
     result = await retry_call(attempt, policy=RetryPolicy(), clock=t.clock, sleep=t.sleep,
                               uniform=lambda: 1.0)
     assert result == "ok"
-    assert [n for n, _ in calls] == [1, 2, 3, 4]
+    assert len(calls) == 4
     assert t.slept == pytest.approx([0.2, 0.4, 0.8])
-    assert {d for _, d in calls} == {10.0}  # one deadline for the whole call
+    assert set(calls) == {10.0}  # one deadline for the whole call
 
 
 async def test_terminal_error_is_raised_at_once():
@@ -74,7 +74,6 @@ async def test_bounded_by_attempts():
         await retry_call(attempt, policy=RetryPolicy(max_attempts=3, budget=1000),
                          clock=t.clock, sleep=t.sleep, uniform=lambda: 1.0)
     assert len(calls) == 3
-    assert info.value.attempts == 3
     assert str(info.value) == "cloud call: 2"
 
 
@@ -110,7 +109,7 @@ async def test_limiter_timeout_is_not_retried_in_place():
 
 
 async def test_non_cloud_errors_propagate():
-    async def attempt(number, deadline):
+    async def attempt(deadline):
         raise KeyError("bug")
 
     with pytest.raises(KeyError):

@@ -92,12 +92,10 @@ class AkSkAuth(httpx.Auth):
         secret_key: SecretStr,
         *,
         project_id: str | None = None,
-        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self._ak = access_key
         self._sk = secret_key
         self._project_id = project_id
-        self._now = now
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         sign_request(
@@ -105,7 +103,6 @@ class AkSkAuth(httpx.Auth):
             access_key=self._ak.get_secret_value(),
             secret_key=self._sk.get_secret_value(),
             project_id=self._project_id,
-            moment=self._now(),
         )
         yield request
 
@@ -142,6 +139,11 @@ class TokenProvider:
     new provider.
     """
 
+    refresh_margin = 300.0
+    default_ttl = 24 * 3600.0  # when IAM's answer does not say how long the token lives
+    failure_memory = 90.0
+    max_failure_memory = 1800.0
+
     def __init__(
         self,
         client: httpx.AsyncClient,
@@ -150,12 +152,8 @@ class TokenProvider:
         user: str,
         password: SecretStr,
         project_id: str,
-        refresh_margin: float = 300.0,
-        default_ttl: float = 24 * 3600.0,
         clock: Callable[[], float] = time.monotonic,
         timeout: float = 10.0,
-        failure_memory: float = 90.0,
-        max_failure_memory: float = 1800.0,
         status: AuthStatus | None = None,
     ) -> None:
         self._client = client
@@ -163,16 +161,11 @@ class TokenProvider:
         self._user = user
         self._password = password
         self._project_id = project_id
-        self.refresh_margin = refresh_margin
-        self.default_ttl = default_ttl
         self._clock = clock
         self._timeout = timeout
         self._lock = asyncio.Lock()
         self._token: SecretStr | None = None
         self._refresh_at = 0.0  # on self._clock
-        self.fetches = 0
-        self.failure_memory = failure_memory
-        self.max_failure_memory = max_failure_memory
         self.status = status or AuthStatus()
         self._failure: AuthError | None = None
         self._failures = 0  # refused logins in a row
@@ -209,10 +202,6 @@ class TokenProvider:
                 await self._fetch()
             assert self._token is not None
             return self._token.get_secret_value()
-
-    def invalidate(self) -> None:
-        self._token = None
-        self._refresh_at = 0.0
 
     async def _fetch(self) -> None:
         remembered = self.failure
@@ -258,7 +247,6 @@ class TokenProvider:
             )
         except httpx.TransportError as exc:
             raise transport_error(exc, operation=operation) from None
-        self.fetches += 1
         if response.status_code >= 300:
             raise classify(
                 response.status_code, response.content, operation=operation,

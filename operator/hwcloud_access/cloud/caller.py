@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 OnCall = Callable[[str, str, float], None]
 
+# The shortest timeout an attempt is sent with, however little of the budget is left.
+MIN_ATTEMPT_TIMEOUT = 1.0
+
 
 def segment(value: str, what: str = "id") -> str:
     """One path segment, URL-encoded; refuses values that would change the path."""
@@ -53,24 +56,22 @@ class MeteringTransport(httpx.AsyncBaseTransport):
         on_call: OnCall | None,
         *,
         owns_inner: bool = True,
-        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._inner = inner
         self._on_call = on_call
         self._owns_inner = owns_inner
-        self._clock = clock
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         operation = str(request.extensions.get(OPERATION_KEY, "unknown"))
-        started = self._clock()
+        started = time.perf_counter()
         try:
             response = await self._inner.handle_async_request(request)
         except asyncio.CancelledError:
             raise  # the caller gave up: not an outcome of the cloud
         except BaseException:
-            self._report(operation, "error", self._clock() - started)
+            self._report(operation, "error", time.perf_counter() - started)
             raise
-        self._report(operation, str(response.status_code), self._clock() - started)
+        self._report(operation, str(response.status_code), time.perf_counter() - started)
         return response
 
     def _report(self, operation: str, outcome: str, seconds: float) -> None:
@@ -97,7 +98,6 @@ class Caller:
         limiters: LimiterRegistry,
         policy: RetryPolicy,
         timeout: float = 10.0,
-        min_attempt_timeout: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         uniform: Callable[[], float] = random.random,
@@ -107,7 +107,6 @@ class Caller:
         self.limiters = limiters
         self.policy = policy
         self.timeout = timeout
-        self.min_attempt_timeout = min_attempt_timeout
         self._clock = clock
         self._sleep = sleep
         self._uniform = uniform
@@ -119,7 +118,7 @@ class Caller:
         method: str,
         path: str,
         *,
-        limiter_key: str | None,
+        limiter_key: str,
         json: Any = None,
         params: Sequence[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -132,9 +131,9 @@ class Caller:
         """
         write = method.upper() not in ("GET", "HEAD")
 
-        async def attempt(number: int, deadline: float) -> httpx.Response:
-            limiter = self.limiters.get(limiter_key) if limiter_key else None
-            permit = await limiter.acquire(write=write, deadline=deadline) if limiter else None
+        async def attempt(deadline: float) -> httpx.Response:
+            limiter = self.limiters.get(limiter_key)
+            permit = await limiter.acquire(write=write, deadline=deadline)
             outcome = CallOutcome.NEUTRAL
             try:
                 response = await self._send(operation, method, path, json, params, headers,
@@ -150,12 +149,10 @@ class Caller:
                 raise error
             except TransportError as err:
                 if not retry_transport:
-                    err.attempts = number  # type: ignore[attr-defined]
                     raise _NoRetry(err) from None
                 raise
             finally:
-                if limiter is not None and permit is not None:
-                    limiter.release(permit, outcome)
+                limiter.release(permit, outcome)
 
         try:
             response = await retry_call(
@@ -189,7 +186,7 @@ class Caller:
         deadline: float,
     ) -> httpx.Response:
         remaining = deadline - self._clock()
-        timeout = min(self.timeout, max(self.min_attempt_timeout, remaining))
+        timeout = min(self.timeout, max(MIN_ATTEMPT_TIMEOUT, remaining))
         request = self.client.build_request(
             method,
             path,

@@ -134,7 +134,6 @@ class TransportError(CloudError):
     object up by name first."""
 
     retryable = True
-    maybe_applied = True
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,6 @@ class AimdLimiter:
         *,
         max_limit: int = 8,
         min_limit: int = 1,
-        initial_limit: float | None = None,
         decrease: float = 0.5,
         rate_decrease: float = 0.8,
         initial_rate: float = 4.0,
@@ -97,8 +96,7 @@ class AimdLimiter:
         self.name = name
         self.min_limit = min_limit
         self.max_limit = max_limit
-        self.limit = float(initial_limit if initial_limit is not None else max_limit)
-        self.limit = min(max(self.limit, min_limit), max_limit)
+        self.limit = float(max_limit)
         self.decrease = decrease
         self.rate = initial_rate
         self.min_rate = min_rate

@@ -37,7 +37,7 @@ class RetryPolicy:
         return backoff(max(0, failures - 1), self.base_delay, self.max_delay, uniform)
 
 
-Attempt = Callable[[int, float], Awaitable[T]]
+Attempt = Callable[[float], Awaitable[T]]
 
 
 async def retry_call(
@@ -49,16 +49,15 @@ async def retry_call(
     uniform: Callable[[], float] = _random.random,
     on_retry: Callable[[CloudError, int, float], None] | None = None,
 ) -> T:
-    """Run ``attempt(number, deadline)`` until it returns, a terminal error, the last
-    attempt, or the budget is spent. The last error is raised with ``attempts`` set."""
+    """Run ``attempt(deadline)`` until it returns, a terminal error, the last attempt, or
+    the budget is spent; then the last error is raised."""
     deadline = clock() + policy.budget
     number = 0
     while True:
         number += 1
         try:
-            return await attempt(number, deadline)
+            return await attempt(deadline)
         except CloudError as err:
-            err.attempts = number  # type: ignore[attr-defined]
             if not err.retryable or isinstance(err, LimiterTimeoutError):
                 raise
             if number >= policy.max_attempts:

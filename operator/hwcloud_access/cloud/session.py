@@ -21,6 +21,7 @@ from .rocketmq import RocketMqClient
 from .vpn import VpnClient
 
 USER_AGENT = "hwcloud-access-operator"
+REQUEST_TIMEOUT = 10.0  # seconds, for one HTTP request (an IAM login, one attempt of a call)
 
 
 class AccountConfig(BaseModel):
@@ -74,7 +75,6 @@ class CloudSession:
         self,
         account: AccountConfig,
         *,
-        timeout: float = 10.0,
         retry_budget: float = 10.0,
         max_concurrency: int = 8,
         on_call: OnCall | None = None,
@@ -87,7 +87,6 @@ class CloudSession:
     ) -> None:
         self.account = account
         endpoints = account.endpoints()
-        self.endpoints = endpoints
         self.limiters = LimiterRegistry(
             lambda key: AimdLimiter(max_limit=max_concurrency, name=key, clock=clock, sleep=sleep)
         )
@@ -98,7 +97,7 @@ class CloudSession:
             inner = transport if transport is not None else httpx.AsyncHTTPTransport(retries=0)
             metered = MeteringTransport(inner, on_call, owns_inner=transport is None)
             made = httpx.AsyncClient(
-                base_url=base_url, auth=auth, transport=metered, timeout=timeout,
+                base_url=base_url, auth=auth, transport=metered, timeout=REQUEST_TIMEOUT,
                 headers={"User-Agent": USER_AGENT}, follow_redirects=False,
             )
             self._clients.append(made)
@@ -119,7 +118,7 @@ class CloudSession:
                 password=account.iam_password,
                 project_id=account.project_id,
                 clock=clock,
-                timeout=timeout,
+                timeout=REQUEST_TIMEOUT,
                 status=self.auth_status,
             )
             auth = TokenAuth(self.token_provider, project_id=account.project_id)
@@ -127,7 +126,7 @@ class CloudSession:
 
         def caller(base_url: str) -> Caller:
             return Caller(client(base_url, auth), limiters=self.limiters, policy=self.policy,
-                          timeout=timeout, clock=clock, sleep=sleep, uniform=uniform,
+                          timeout=REQUEST_TIMEOUT, clock=clock, sleep=sleep, uniform=uniform,
                           auth_status=answers)
 
         self.vpn = VpnClient(caller(endpoints.vpn), account.project_id)

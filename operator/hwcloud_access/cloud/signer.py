@@ -134,7 +134,7 @@ def sign(
     """Sign a request whose ``headers`` already hold ``X-Sdk-Date`` and ``Host``.
 
     ``headers`` must also hold ``X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD`` when
-    ``needs_unsigned_payload`` says so (``prepare_headers`` adds it).
+    ``needs_unsigned_payload`` says so (``auth.sign_request`` adds it).
     """
     sdk_date = None
     for name, value in headers.items():
@@ -146,13 +146,3 @@ def sign(
     to_sign = string_to_sign(sdk_date, canonical)
     sig = signature(secret_key, to_sign)
     return Signed(canonical, to_sign, names, sig, authorization(access_key, names, sig))
-
-
-def prepare_headers(headers: Mapping[str, str], moment: datetime) -> dict[str, str]:
-    """Add ``X-Sdk-Date`` (unless present) and, for a non-JSON body, the payload marker."""
-    out = dict(headers)
-    if not any(name.lower() == HEADER_DATE.lower() for name in out):
-        out[HEADER_DATE] = format_date(moment)
-    if needs_unsigned_payload(out):
-        out[HEADER_CONTENT_SHA256] = UNSIGNED_PAYLOAD
-    return out
