@@ -191,11 +191,6 @@ class EmulatorConfig(_Strict):
         return data
 
 
-def default_config_dict() -> dict[str, Any]:
-    """A deep copy of the documented defaults."""
-    return copy.deepcopy(DEFAULTS)
-
-
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """``override`` over ``base``: mappings merge key by key, anything else replaces."""
     out = copy.deepcopy(base)
@@ -218,9 +213,9 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
     return "invalid emulator config:\n" + "\n".join(lines)
 
 
-def build_config(override: dict[str, Any] | None = None) -> EmulatorConfig:
+def build_config(override: dict[str, Any]) -> EmulatorConfig:
     """Validate ``override`` merged over the defaults."""
-    data = deep_merge(DEFAULTS, override or {})
+    data = deep_merge(DEFAULTS, override)
     try:
         return EmulatorConfig.model_validate(data)
     except ValidationError as exc:

@@ -61,8 +61,6 @@ ERRORS: dict[str, ErrorSpec] = {
     "VPN_FORBIDDEN": ErrorSpec(403, "VPN.0003", "Authentication failed: {detail}", "vpn"),
     "VPN_NOT_FOUND": ErrorSpec(404, "VPN.0004", "Resource not found: {detail}", "vpn"),
     "VPN_BUSY": ErrorSpec(400, "VPN.0030", "The system is busy, please try later.", "vpn"),
-    # VPN.0031 (repeated operation) is part of the contract but never emitted by the emulator.
-    "VPN_REPEATED": ErrorSpec(400, "VPN.0031", "Repeated operation, please try later.", "vpn"),
     # --- DMS for RocketMQ v2
     "DMS_INVALID": ErrorSpec(400, "DMS.00400010", "Invalid parameter: {detail}", "dms"),
     "DMS_STATUS": ErrorSpec(

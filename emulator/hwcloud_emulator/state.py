@@ -103,9 +103,6 @@ class _Ordered:
         self._keys: list[str] = []
         self._valid = False
 
-    def invalidate(self) -> None:
-        self._valid = False
-
     def added(self, record: Any, key: str) -> None:
         if not self._valid:
             return
@@ -266,10 +263,6 @@ class DelayedState:
             self.visible.apply(op)
             applied += 1
         return applied
-
-    def pending(self, now: float) -> int:
-        self.settle(now)
-        return len(self.queue)
 
     def commit(self, ops: list[Op], now: float, delay: float, capacity: int | None = None) -> None:
         """Accept ``ops``: at once into ``future``, after ``delay`` into ``visible``.
