@@ -116,6 +116,8 @@ def test_seed_flow_vpn_group_and_users(stack) -> None:
     conditions = {c["type"]: c for c in alice["status"]["conditions"]}
     assert conditions["Synced"]["status"] == "True"
     assert conditions["Ready"]["reason"] == "Available"
+    wait_for(lambda: testbed.get("VpnUserGroup", "devs", ns)["status"].get("userNumber") == 2,
+             20, what="the group's userNumber counting its two users")
 
 
 def test_seed_flow_mq_user(stack) -> None:

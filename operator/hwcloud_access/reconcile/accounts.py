@@ -37,7 +37,7 @@ from .outcome import (
     Reason,
     ReconcileProblem,
 )
-from .registry import ObjectKey
+from .registry import BackgroundWakes, ObjectKey
 from .secret_refs import SecretRefs
 from .tenancy import ALL, NamespaceLabels, admits
 
@@ -147,7 +147,7 @@ class Accounts:
         self._generations: defaultdict[str, int] = defaultdict(int)
         self._locks: dict[str, asyncio.Lock] = {}
         self._rechecks: dict[str, asyncio.TimerHandle] = {}
-        self._wakes: set[asyncio.Task[None]] = set()
+        self._wakes = BackgroundWakes(lambda key, why: self.kube.wake(key, why))
 
     async def session(self, account_name: str | None, namespace: str) -> CloudSession:
         """The account's session for a resource in `namespace`: AccountNotAllowed first when
@@ -250,7 +250,8 @@ class Accounts:
                 if entry.session is not None:
                     await entry.session.aclose()
                 on_auth_change = None if account_name is None else functools.partial(
-                    self._wake, account_name, "the cloud's answer to its credentials changed")
+                    self._wakes.soon, account_key(account_name),
+                    "the cloud's answer to its credentials changed")
                 entry.config, entry.session = config, self.make_session(config, on_auth_change)
         entry.generation, entry.checked_at = generation, self.clock()
         return entry
@@ -293,19 +294,8 @@ class Accounts:
         if pending is not None:
             pending.cancel()
         if delay is not None:
-            self._rechecks[name] = asyncio.get_running_loop().call_later(
-                delay, self._wake, name, "IAM may be asked again")
-
-    def _wake(self, name: str, why: str) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self.kube.wake(account_key(name), why))
-        self._wakes.add(task)
-        task.add_done_callback(self._woken)
-
-    def _woken(self, task: asyncio.Task[None]) -> None:
-        self._wakes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("waking a HuaweiCloudAccount failed: %s", task.exception())
+            self._rechecks[name] = self._wakes.later(delay, account_key(name),
+                                                     "IAM may be asked again")
 
     def pacer_snapshots(self) -> list[tuple[str, str, dict[str, float]]]:
         """(account, pacer key, its state) of every session's per-server pacers; the
@@ -317,8 +307,7 @@ class Accounts:
     async def aclose(self) -> None:
         for pending in self._rechecks.values():
             pending.cancel()
-        for task in self._wakes:
-            task.cancel()
+        self._wakes.cancel()
         entries, self._entries = self._entries, {}
         for entry in entries.values():
             if entry.session is not None:

@@ -9,14 +9,13 @@ a turn frees up. A woken object's turn is kept for it for `hold` seconds.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .registry import ObjectKey, Wake
+from .registry import BackgroundWakes, ObjectKey, Wake
 from .views import ViewKey
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ class Admission:
         self.hold = hold
         self.clock = clock
         self._lines: dict[ViewKey, _Line] = {}
-        self._wakes: set[asyncio.Task[None]] = set()
+        self._wakes = BackgroundWakes(wake)
 
     def enter(self, scope: ViewKey, key: ObjectKey) -> int:
         """0 when `key` may create now (then call `leave`), else how many wait in line."""
@@ -68,14 +67,7 @@ class Admission:
         while line.waiting and len(line.inside) + len(line.held) < self.limit:
             woken, _ = line.waiting.popitem(last=False)
             line.held[woken] = self.clock() + self.hold
-            task = asyncio.create_task(self.wake(woken, "its turn to create"))
-            self._wakes.add(task)
-            task.add_done_callback(self._woken)
-
-    def _woken(self, task: asyncio.Task[None]) -> None:
-        self._wakes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("waking an object for its turn failed: %s", task.exception())
+            self._wakes.soon(woken, "its turn to create")
 
     def forget(self, key: ObjectKey) -> None:
         """The resource is gone: it gives up its place."""

@@ -1,7 +1,11 @@
-"""What VpnUsers need from their VpnUserGroup, and waking them when it becomes Ready.
+"""What VpnUsers need from their VpnUserGroup, and what a group learns from its users.
 
 The group handler records each group's status here after every pass; a user whose group
-is not Ready registers as a waiter and is woken (not polled) when it becomes Ready.
+is not Ready registers as a waiter and is woken (not polled) when it becomes Ready. Each
+user's pass records the group it is in: when a user joins, moves or is deleted, its groups in
+the same namespace are woken (once per MEMBERS_SETTLE seconds, however many users changed),
+and their next pass reads `userNumber` back from the shared listing instead of waiting for
+the drift sweep.
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from ..api import VPN_USER_GROUP
+from ..api import VPN_USER, VPN_USER_GROUP
 from .conditions import is_ready
 from .kube import Kube
-from .registry import ObjectKey, Wake
+from .registry import BackgroundWakes, ObjectKey, Wake
+
+MEMBERS_SETTLE = 3.0  # seconds: longer than a listing is shared for a first look
 
 
 class Dependencies:
@@ -21,6 +27,9 @@ class Dependencies:
         self.wake = wake
         self._groups: dict[ObjectKey, dict[str, Any]] = {}
         self._waiters: dict[ObjectKey, set[ObjectKey]] = defaultdict(set)
+        self._member_of: dict[ObjectKey, str] = {}  # VpnUser -> its group's cloud id
+        self._recounts: set[ObjectKey] = set()  # groups with a wake-up on its way
+        self._wakes = BackgroundWakes(wake)
 
     async def group(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The group's {spec, status}, from memory or else from the API server."""
@@ -39,10 +48,19 @@ class Dependencies:
 
     async def passed(self, key: ObjectKey, spec: dict[str, Any],
                      status: dict[str, Any]) -> None:
-        """After each pass of any resource: a group's new status may wake its users."""
+        """After each pass of any resource: a group's new status may wake its users; a
+        user that is Ready in a group its last pass did not show wakes both groups."""
+        if key.kind == VPN_USER.kind:
+            group_id = status.get("groupId") if is_ready(status) else None
+            if group_id and self._member_of.get(key) != group_id:
+                self._recount(key.namespace, self._member_of.get(key))
+                self._member_of[key] = group_id
+                self._recount(key.namespace, group_id)
+            return
         if key.kind != VPN_USER_GROUP.kind:
             return
         self._groups[key] = {"spec": spec, "status": status}
+        self._recounts.discard(key)  # this pass counted them
         if is_ready(status) and self._waiters.get(key):
             for user in self._waiters.pop(key):
                 await self.wake(user, f"group {key.name} is Ready")
@@ -53,3 +71,14 @@ class Dependencies:
         self._groups.pop(key, None)
         for waiters in self._waiters.values():
             waiters.discard(key)
+        self._recount(key.namespace, self._member_of.pop(key, None))
+
+    def _recount(self, namespace: str, group_id: str | None) -> None:
+        """Wakes the group of this namespace with that cloud id (if this cluster manages
+        one there) to read its user count again, unless a wake-up is already on its way."""
+        group = next((k for k, g in self._groups.items() if k.namespace == namespace
+                      and group_id and g["status"].get("id") == group_id), None)
+        if group is None or group in self._recounts:
+            return
+        self._recounts.add(group)
+        self._wakes.later(MEMBERS_SETTLE, group, "its users changed")

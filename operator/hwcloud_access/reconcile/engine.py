@@ -28,7 +28,7 @@ from ..cloud import (
 from ..cloud.retry import backoff
 from .accounts import Accounts
 from .admission import Admission
-from .conditions import is_ready, now_rfc3339
+from .conditions import conditions_for, is_ready, now_rfc3339
 from .credentials import Fingerprinter
 from .dependencies import Dependencies
 from .drift import RESYNC_ANNOTATION, resync_interval
@@ -133,14 +133,20 @@ class Engine:
         return {"action": action, "since": now_rfc3339(), "generation": ctx.resource.generation,
                 **details}
 
-    async def _record(self, ctx: Context, intent: dict[str, Any]) -> None:
+    async def _record(self, ctx: Context, intent: dict[str, Any],
+                      announce: Outcome | None = None) -> None:
         """Writes an intent to status before the cloud call it announces: a crash or a lost
         answer after the call is then resolved from it, not guessed. The pass goes on with
-        the status as written, so that its own status write replaces the intent."""
+        the status as written, so that its own status write replaces the intent. `announce`:
+        the conditions to show meanwhile (the call may wait for the server's pacer)."""
         resource = ctx.resource
+        status: dict[str, Any] = {"pendingChange": intent}
+        if announce is not None:
+            status["conditions"] = conditions_for(announce, resource.status.get("conditions"),
+                                                  resource.generation)
         await self.kube.patch_status(resource.kind, resource.namespace or "", resource.name,
-                                     {"pendingChange": intent})
-        resource.body["status"] = {**resource.status, "pendingChange": intent}
+                                     status)
+        resource.body["status"] = {**resource.status, **status}
 
     async def _observe(self, adapter: Adapter, ctx: Context, desired: Any,
                        max_age: float, *, waiting: bool = False) -> Any:
@@ -279,7 +285,8 @@ class Engine:
                            f"turn to create ({in_line} in line for this server)")
         try:
             if intent is None or intent.get("clientToken") != token:
-                await self._record(ctx, self._mark(ctx, "create", clientToken=token))
+                await self._record(ctx, self._mark(ctx, "create", clientToken=token), Outcome(
+                    ready=False, reason=Reason.CREATING, message="sending the create"))
             self._hold(adapter, ctx)
             new_id = await adapter.create(ctx, desired, credentials, token)
         except AlreadyExistsError as conflict:

@@ -11,6 +11,8 @@ so a new part cannot be missed in the delete handler. Every wake-up goes through
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple, Protocol
 
@@ -28,6 +30,7 @@ class ObjectKey(NamedTuple):
 
 
 Wake = Callable[[ObjectKey, str], Awaitable[None]]
+log = logging.getLogger(__name__)
 
 
 class Forgets(Protocol):
@@ -47,3 +50,29 @@ class ObjectRegistry:
     def forget(self, key: ObjectKey) -> None:
         for holder in self._holders:
             holder.forget(key)
+
+
+class BackgroundWakes:
+    """Wake-ups sent in the background, now or after a delay: the pass that causes them is
+    not held up by their API calls, and a failed one is logged, not lost silently."""
+
+    def __init__(self, wake: Wake) -> None:
+        self.wake = wake
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def soon(self, key: ObjectKey, why: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.wake(key, why))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def later(self, delay: float, key: ObjectKey, why: str) -> asyncio.TimerHandle:
+        return asyncio.get_running_loop().call_later(delay, self.soon, key, why)
+
+    def cancel(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("a wake-up failed: %s", task.exception())
