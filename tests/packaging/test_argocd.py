@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.support.argocd import KINDS_DIR, argocd_health, script_of
+from tests.support.argocd import EXPECTED, KINDS_DIR, argocd_health, script_of
 
 from hwcloud_access.api import ALL_KINDS, GROUP
 from hwcloud_access.reconcile.conditions import conditions_for
@@ -68,6 +68,24 @@ def test_every_state_is_covered() -> None:
     assert seen == {"Healthy", "Progressing", "Degraded", "Suspended"}
 
 
+def test_the_samples_are_objects_as_the_api_server_returns_them() -> None:
+    for kind, obj in samples():
+        metadata = obj["metadata"]
+        where = f"{kind} sample {metadata.get('name')}"
+        assert {"uid", "resourceVersion", "creationTimestamp", "generation"} <= set(metadata), \
+            f"{where}: not captured from the API server"
+        assert "managedFields" not in metadata, f"{where}: strip managedFields"
+
+
+def test_the_samples_cover_every_reason_a_stalled_and_a_deleting_object() -> None:
+    written = {c["reason"] for _, obj in samples() for c in conditions(obj).values()}
+    assert {reason.value for reason in Reason} <= written
+    assert any(conditions(obj).get("Stalled", {}).get("status") == "True" for _, obj in samples())
+    deleting = {conditions(obj)["Ready"]["reason"] for _, obj in samples()
+                if obj["metadata"].get("deletionTimestamp")}
+    assert {"Deleting", "DeleteBlocked"} <= deleting
+
+
 def test_each_expected_health_is_the_one_of_its_reason() -> None:
     """A sample whose Ready speaks for its generation (and is not Ready while deleted) is
     expected to have the health EXPECTED gives its reason."""
@@ -81,28 +99,6 @@ def test_each_expected_health_is_the_one_of_its_reason() -> None:
         assert case["healthStatus"]["status"] == EXPECTED[Reason(ready["reason"])], param.id
 
 
-# Every condition reason the operator can write, and the health it must map to.
-EXPECTED = {
-    Reason.AVAILABLE: "Healthy",
-    Reason.CREATING: "Progressing",
-    Reason.APPLYING: "Progressing",
-    Reason.UPDATING: "Progressing",
-    Reason.DELETING: "Progressing",
-    Reason.DELETE_BLOCKED: "Degraded",
-    Reason.IN_USE: "Progressing",
-    Reason.CLOUD_BUSY: "Progressing",
-    Reason.DEPENDENCY_NOT_READY: "Progressing",
-    Reason.INVALID_SPEC: "Degraded",
-    Reason.AUTH_FAILED: "Degraded",
-    Reason.ACCESS_DENIED: "Degraded",
-    Reason.NOT_FOUND: "Degraded",
-    Reason.ALREADY_EXISTS: "Degraded",
-    Reason.ALREADY_OWNED: "Degraded",
-    Reason.ACCOUNT_NOT_ALLOWED: "Degraded",
-    Reason.PAUSED: "Suspended",
-    Reason.ERROR: "Degraded",
-    Reason.SUCCESS: "Healthy",
-}
 DELETION = {Reason.DELETING, Reason.DELETE_BLOCKED}  # written on an object being deleted
 
 
@@ -141,6 +137,14 @@ def test_stalled_is_degraded_whatever_the_reason() -> None:
                                         "status": "True"})
     assert argocd_health(script_of("VpnUser"), [obj]) == \
         [{"status": "Degraded", "message": "SomethingNew: needs a change"}]
+
+
+def test_before_the_first_pass_the_reconciling_condition_speaks() -> None:
+    pending = {"type": "Reconciling", "status": "True", "reason": "Pending",
+               "message": "the operator has not handled this object yet"}
+    obj = {**written_for(Reason.AVAILABLE), "status": {"conditions": [pending]}}
+    assert argocd_health(script_of("VpnUser"), [obj]) == [
+        {"status": "Progressing", "message": f"Pending: {pending['message']}"}]
 
 
 def test_an_object_being_deleted_is_not_healthy() -> None:

@@ -11,9 +11,33 @@ from typing import Any
 from tests.support.gotools import go_tool
 
 from hwcloud_access.api import GROUP
+from hwcloud_access.reconcile.outcome import Reason
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS_DIR = ROOT / "deploy" / "argocd" / GROUP
+
+# Every condition reason the operator can write, and the health it must map to.
+EXPECTED = {
+    Reason.AVAILABLE: "Healthy",
+    Reason.CREATING: "Progressing",
+    Reason.APPLYING: "Progressing",
+    Reason.UPDATING: "Progressing",
+    Reason.DELETING: "Progressing",
+    Reason.DELETE_BLOCKED: "Degraded",
+    Reason.IN_USE: "Progressing",
+    Reason.CLOUD_BUSY: "Progressing",
+    Reason.DEPENDENCY_NOT_READY: "Progressing",
+    Reason.INVALID_SPEC: "Degraded",
+    Reason.AUTH_FAILED: "Degraded",
+    Reason.ACCESS_DENIED: "Degraded",
+    Reason.NOT_FOUND: "Degraded",
+    Reason.ALREADY_EXISTS: "Degraded",
+    Reason.ALREADY_OWNED: "Degraded",
+    Reason.ACCOUNT_NOT_ALLOWED: "Degraded",
+    Reason.PAUSED: "Suspended",
+    Reason.ERROR: "Degraded",
+    Reason.SUCCESS: "Healthy",
+}
 
 
 def script_of(kind: str) -> Path:

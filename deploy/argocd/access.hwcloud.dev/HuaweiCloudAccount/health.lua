@@ -53,8 +53,10 @@ end
 local ready = find(obj.status.conditions, "Ready")
 local synced = find(obj.status.conditions, "Synced")
 if ready == nil then
+  -- kstatus: before its first pass the object may read as Reconciling (a CRD default)
+  local reconciling = find(obj.status.conditions, "Reconciling")
   hs.status = "Progressing"
-  hs.message = "Waiting for the Ready condition"
+  hs.message = reconciling and describe(reconciling) or "Waiting for the Ready condition"
   return hs
 end
 
