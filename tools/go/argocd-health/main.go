@@ -7,7 +7,8 @@
 // {"status": ..., "message": ...} (empty fields left out, as Argo CD's HealthStatus), or
 // {"error": ...} when the script fails; the exit status is 1 if any did.
 //
-// It mirrors argo-cd v3 at the gopher-lua and gopher-json versions of argo-cd's go.mod:
+// It mirrors argo-cd v3 (read at commit 37ee0097cf85, August 2026) at the gopher-lua and
+// gopher-json versions of argo-cd's go.mod:
 // util/lua/lua.go (VM.runLuaWithResourceActionParameters, decodeValue, VM.ExecuteHealthLua,
 // isValidHealthStatusCode), util/lua/oslib_safe.go, and with -controller also
 // gitops-engine/pkg/health/health.go (GetResourceHealth). The script runs as a health check
@@ -66,7 +67,9 @@ func runLua(obj map[string]any, script string) (*lua.LState, error) {
 	l := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer l.Close()
 	osFuncs := safeOsFuncs()
-	openSafeOs := func(l *lua.LState) int { // OpenSafeOs, registered under TabLibName as there
+	// OpenSafeOs registers its functions under TabLibName, as argo-cd's does: the table module
+	// is loaded by then, so RegisterModule adds nothing and there is no global os.
+	openSafeOs := func(l *lua.LState) int {
 		l.Push(l.RegisterModule(lua.TabLibName, osFuncs))
 		return 1
 	}
