@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from .api import ALL_KINDS, GROUP, VERSION, KindDef
-from .api.base import CATEGORY
+from .api.base import CATEGORY, STATUS_BEFORE_FIRST_PASS
 
 _KEEP = {
     "type", "description", "properties", "items", "required", "enum", "default",
@@ -63,7 +63,7 @@ def render_crd(kind: KindDef) -> dict[str, Any]:
     spec_schema = {"description": f"Desired state of the {kind.kind}.",
                    **model_schema(kind.spec_model)}
     status_schema = {"description": f"State of the {kind.kind} observed by the operator.",
-                     **model_schema(kind.status_model)}
+                     **model_schema(kind.status_model), "default": STATUS_BEFORE_FIRST_PASS}
     columns = [
         _ready_column("Ready", "status"),
         _ready_column("Reason", "reason"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
@@ -25,7 +24,6 @@ from .reconcile.resource import RECONCILE_REQUEST_ANNOTATION, Resource
 from .runtime import OperatorSettings, Runtime, build_runtime
 
 KOPF_PREFIX = f"kopf.{GROUP}"
-FIRST_STATUS_AFTER = 1.0  # seconds a new object's first pass may take before it gets a status
 MANAGED_KINDS = tuple(kind for kind in ALL_KINDS if kind is not HUAWEI_CLOUD_ACCOUNT)
 _runtime: Runtime | None = None
 
@@ -109,43 +107,12 @@ def _finish(resource: Resource, patch: kopf.Patch, outcome: Outcome) -> None:
         raise kopf.PermanentError(outcome.message)
 
 
-async def _first_status_meanwhile(rt: Runtime, resource: Resource,
-                                  reconcile_pass: Coroutine[Any, Any, Outcome]) -> Outcome:
-    """Runs the pass; a new object whose pass waits (for the cloud's pacer, under a backlog)
-    gets a first status meanwhile, so that tools reading it (kstatus: no status is Current)
-    see it in progress. A pass that is quick writes nothing extra."""
-    running = asyncio.ensure_future(reconcile_pass)
-    try:
-        if not resource.status:
-            await asyncio.wait({running}, timeout=FIRST_STATUS_AFTER)
-            if not running.done():
-                await _write_queued(rt, resource)
-        return await running
-    finally:
-        running.cancel()  # only if kopf cancelled this handler: it is done otherwise
-
-
-async def _write_queued(rt: Runtime, resource: Resource) -> None:
-    queued = Outcome(ready=False, reason=Reason.CREATING, synced=False,
-                     synced_reason=Reason.CREATING,
-                     message="waiting for the cloud's first answer")
-    status = {"conditions": conditions_for(queued, None, resource.generation),
-              "observedGeneration": resource.generation}
-    try:
-        await rt.kube.patch_status(resource.kind, resource.namespace or "", resource.name,
-                                   status)
-    except ApiException as error:  # advisory: the pass's own status write follows
-        logging.getLogger(__name__).debug("first status of %s not written: HTTP %s",
-                                          resource.key, error.status)
-
-
 async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims: kopf.Index,
                     **_: Any) -> None:
     rt = runtime()
     resource = _resource(body)
     adapter = ADAPTERS[resource.kind.kind]
-    outcome = await _first_status_meanwhile(rt, resource, rt.engine.reconcile(
-        adapter, resource, attempt=retry, claims=cloud_claims))
+    outcome = await rt.engine.reconcile(adapter, resource, attempt=retry, claims=cloud_claims)
     key = resource.key
     if outcome.ready and outcome.cloud_object is not None:
         rt.drift.track(key, outcome.view, adapter.cloud_id, outcome.cloud_object,

@@ -19,6 +19,7 @@ KINDS_DIR = ROOT / "deploy" / "argocd" / GROUP
 # Every condition reason the operator can write, and the health it must map to.
 EXPECTED = {
     Reason.AVAILABLE: "Healthy",
+    Reason.PENDING: "Progressing",
     Reason.CREATING: "Progressing",
     Reason.APPLYING: "Progressing",
     Reason.UPDATING: "Progressing",

@@ -161,6 +161,16 @@ class Condition(ApiModel):
     )
 
 
+# The status an object reads as until the operator's first status write: the API server fills
+# it in from the CRD's default when it reads an object stored without status. kstatus (Flux,
+# kpt) reads an object without status as Current; with this one it is InProgress from the
+# moment it is created, at no write.
+PENDING_REASON = "Pending"
+STATUS_BEFORE_FIRST_PASS = {"conditions": [{
+    "type": "Reconciling", "status": "True", "reason": PENDING_REASON,
+    "message": "the operator has not handled this object yet"}]}
+
+
 class PendingChange(ApiModel):
     """Written before the cloud call it announces (create, credentials) or right after it
     was accepted (update, delete): after a crash or a lost answer the operator resolves it

@@ -13,7 +13,7 @@ from typing import Any
 from .outcome import Outcome, Reason
 
 # Work in flight: the resource gets there without anyone doing anything.
-RECONCILING = frozenset({Reason.CREATING, Reason.APPLYING, Reason.UPDATING, Reason.DELETING,
+RECONCILING = frozenset({Reason.PENDING, Reason.CREATING, Reason.APPLYING, Reason.UPDATING, Reason.DELETING,
                          Reason.CLOUD_BUSY, Reason.DEPENDENCY_NOT_READY, Reason.IN_USE,
                          Reason.ERROR})
 # Cannot converge without a change (of the spec, the account, the cloud's permissions, ...).
@@ -37,7 +37,8 @@ def _condition(old: list[dict[str, Any]], type_: str, ok: bool, reason: str, mes
         "reason": reason,
         "message": message,
         "observedGeneration": generation,
-        "lastTransitionTime": now_rfc3339() if changed else previous.get("lastTransitionTime"),
+        "lastTransitionTime": now_rfc3339() if changed or not previous.get("lastTransitionTime")
+        else previous["lastTransitionTime"],
     }
 
 

@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..api.base import PENDING_REASON
+
 
 class Reason(StrEnum):
     """The fixed vocabulary of condition reasons (documented in the README)."""
 
     AVAILABLE = "Available"  # Ready: the cloud reads back what the spec asks for
+    PENDING = PENDING_REASON  # Reconciling: the CRD's status until the first pass
     CREATING = "Creating"  # a create is being sent
     APPLYING = "Applying"  # the cloud accepted a change and is still applying it
     UPDATING = "Updating"  # an update is being sent
