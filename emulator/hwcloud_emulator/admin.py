@@ -164,7 +164,9 @@ async def expire_tokens(request: web.Request) -> web.Response:
 
 
 async def get_stats(request: web.Request) -> web.Response:
-    return web.json_response(_emu(request).stats.as_dict())
+    emu = _emu(request)
+    emu.settle_all()  # the queues' applied counts up to now
+    return web.json_response(emu.stats.as_dict())
 
 
 async def reset_stats(request: web.Request) -> web.Response:
@@ -182,9 +184,10 @@ async def apply_now(request: web.Request) -> web.Response:
     """Apply every pending change at once (tests that do not want to wait)."""
     emu = _emu(request)
     count = 0
+    now = emu.now()
     for state in [*emu.vpn.values(), *emu.mq.values()]:
         count += len(state.queue)
-        state.apply_all_now()
+        state.apply_all_now(now)
     emu.mark_changed()
     return web.json_response({"applied": count})
 

@@ -10,6 +10,11 @@ def monotonic() -> float:
     return time.monotonic()
 
 
+def wall_of(moment: float) -> float:
+    """Epoch seconds of a ``monotonic()`` moment (for reports: due times are monotonic)."""
+    return time.time() - (time.monotonic() - moment)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -35,13 +35,16 @@ class Emulator:
         self.config = config
         self.faults: Faults = config.faults.model_copy(deep=True)
         self.rng = random.Random(seed)
-        self.stats = Stats()
         self.tokens = TokenStore()
         self.secrets = {c.access_key: c.secret_key for c in config.credentials}
         self.vpn: dict[str, VpnServerState] = {s.id: VpnServerState(s) for s in config.vpn_servers}
         self.mq: dict[str, MqInstanceState] = {
             i.id: MqInstanceState(i) for i in config.rocketmq_instances
         }
+        self.stats = Stats({
+            "vpn_servers": {sid: server.counters for sid, server in self.vpn.items()},
+            "rocketmq_instances": {iid: inst.counters for iid, inst in self.mq.items()},
+        })
         self.dirty = False  # state changed since the last save
 
     # --- time and the apply queues

@@ -28,6 +28,7 @@ from typing import Any
 from hwcloud_emulator import clock
 from hwcloud_emulator.config import RocketMQInstance, VpnServer
 from hwcloud_emulator.errors import CloudError
+from hwcloud_emulator.stats import QueueCounters
 
 Op = tuple[str, Any]
 
@@ -249,6 +250,7 @@ class DelayedState:
         self.client_tokens: dict[str, tuple[int, dict[str, Any]]] = {}
         self.seq = 0
         self.stamper = Stamper()
+        self.counters = QueueCounters()  # reset with the stats, not with the state
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -259,8 +261,9 @@ class DelayedState:
         applied = 0
         queue = self.queue
         while queue and queue[0][0] <= now:
-            _, op = queue.popleft()
+            due, op = queue.popleft()
             self.visible.apply(op)
+            self.counters.applied_at(due)
             applied += 1
         return applied
 
@@ -272,7 +275,9 @@ class DelayedState:
         """
         self.settle(now)
         if capacity is not None and len(self.queue) + len(ops) > capacity:
+            self.counters.refused_call()
             raise CloudError("VPN_BUSY")
+        self.counters.accepted(len(ops), now)
         due = now + delay
         if self.queue and self.queue[-1][0] > due:
             due = self.queue[-1][0]
@@ -281,9 +286,10 @@ class DelayedState:
             self.queue.append((due, op))
         self.settle(now)
 
-    def apply_all_now(self) -> None:
+    def apply_all_now(self, now: float) -> None:
         while self.queue:
             self.visible.apply(self.queue.popleft()[1])
+            self.counters.applied_at(now)
 
 
 def page_after(
