@@ -64,10 +64,12 @@ def render_crd(kind: KindDef) -> dict[str, Any]:
                    **model_schema(kind.spec_model)}
     status_schema = {"description": f"State of the {kind.kind} observed by the operator.",
                      **model_schema(kind.status_model), "default": STATUS_BEFORE_FIRST_PASS}
+    cloud_id = [{"name": "Cloud-ID", "type": "string", "jsonPath": ".status.id"}] \
+        if "id" in kind.status_model.model_fields else []  # not on a HuaweiCloudAccount
     columns = [
         _ready_column("Ready", "status"),
         _ready_column("Reason", "reason"),
-        {"name": "Cloud-ID", "type": "string", "jsonPath": ".status.id"},
+        *cloud_id,
         *kind.extra_columns,
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]

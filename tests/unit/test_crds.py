@@ -56,3 +56,16 @@ def test_cli_prints_all_crds(capsys) -> None:
     assert main(["crds"]) == 0
     docs = list(yaml.safe_load_all(capsys.readouterr().out))
     assert [d["spec"]["names"]["kind"] for d in docs] == [k.kind for k in ALL_KINDS]
+
+
+def test_a_crd_shows_only_the_status_its_kind_gets() -> None:
+    """A HuaweiCloudAccount is no cloud object: no status.id, no pendingChange, no column
+    for them; the managed kinds have all three."""
+    for doc in yaml.safe_load_all(crds.render_all()):
+        version = doc["spec"]["versions"][0]
+        status = version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
+        columns = [c["name"] for c in version["additionalPrinterColumns"]]
+        managed = doc["spec"]["names"]["kind"] != "HuaweiCloudAccount"
+        assert ("id" in status, "pendingChange" in status, "Cloud-ID" in columns) == \
+            (managed, managed, managed), doc["spec"]["names"]["kind"]
+        assert {"conditions", "observedGeneration", "lastHandledReconcileAt"} <= set(status)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import K8S_NAME_PATTERN, AllowedNamespaces, ApiModel, ManagedStatus
+from .base import K8S_NAME_PATTERN, AllowedNamespaces, ApiModel, ObservedStatus
 
 ENDPOINT_PATTERN = r"^https?://[^\s/]+(/.*)?$"
 
@@ -51,5 +51,6 @@ class HuaweiCloudAccountSpec(ApiModel):
     )
 
 
-class HuaweiCloudAccountStatus(ManagedStatus):
-    pass
+class HuaweiCloudAccountStatus(ObservedStatus):
+    pass  # an account is no cloud object: no id, no pending change (and no docstring: it
+    # would replace the CRD's description of the status)

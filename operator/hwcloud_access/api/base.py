@@ -187,20 +187,27 @@ class PendingChange(ApiModel):
         default=None, description="credentials: keyed hash of the credentials being set.")
 
 
-class ManagedStatus(ApiModel):
+class ObservedStatus(ApiModel):
+    """What the operator writes on every kind (a HuaweiCloudAccount has no more)."""
+
     conditions: list[Condition] = Field(
         default_factory=list, description="Ready and Synced conditions."
     )
     observed_generation: int | None = Field(
         default=None, description="Last metadata.generation the operator acted on."
     )
-    id: str | None = Field(default=None, description="ID of the object in Huawei Cloud.")
-    pending_change: PendingChange | None = Field(
-        default=None,
-        description="A change sent to the cloud and not yet seen applied (asynchronous).",
-    )
     last_handled_reconcile_at: str | None = Field(
         default=None,
         description="The value of the access.hwcloud.dev/reconcile-requested-at annotation "
         "when the operator last completed a pass on it: the requested reconcile has run.",
+    )
+
+
+class ManagedStatus(ObservedStatus):
+    """The status of a kind that manages a cloud object."""
+
+    id: str | None = Field(default=None, description="ID of the object in Huawei Cloud.")
+    pending_change: PendingChange | None = Field(
+        default=None,
+        description="A change sent to the cloud and not yet seen applied (asynchronous).",
     )
