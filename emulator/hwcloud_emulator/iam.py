@@ -1,4 +1,4 @@
-"""IAM ``POST /v3/auth/tokens``: issue a project-scoped token.
+"""IAM ``POST /v3/auth/tokens``: issue a project-scoped token; ``GET /v3/auth/projects``.
 
 Accepted identities (``auth.identity.methods``):
 - ``password``: ``password.user`` with ``name``, ``password`` and ``domain`` (``name`` or
@@ -8,6 +8,10 @@ Accepted identities (``auth.identity.methods``):
   key is the identity).
 The scope must be ``auth.scope.project`` with the emulator's ``id`` or its ``name`` (the
 region). The answer is 201 with the token in ``X-Subject-Token``.
+
+IAM ``GET /v3/auth/projects`` (Keystone's "projects the caller may access"): the gateway
+authenticates it like any service call (signature or token); the answer lists the emulator's
+one project, in the caller's domain.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from typing import Any
 from aiohttp import web
 
 from hwcloud_emulator import clock
-from hwcloud_emulator.core import Emulator
+from hwcloud_emulator.core import Emulator, Identity
 from hwcloud_emulator.errors import CloudError
 from hwcloud_emulator.gateway import EMULATOR_KEY, verify_signature
+
+AKSK_DOMAIN = "emulator-domain"  # the domain of every AK/SK credential
 
 
 def _domain_id(name: str) -> str:
@@ -63,7 +69,7 @@ def _aksk_identity(emu: Emulator, auth: dict[str, Any]) -> tuple[str, str]:
     known = emu.secrets.get(access) if isinstance(access, str) else None
     if known is None or not _same(secret, known):
         raise CloudError("IAM_AUTH_FAILED")
-    return access, "emulator-domain"
+    return access, AKSK_DOMAIN
 
 
 def _scope(emu: Emulator, auth: dict[str, Any]) -> None:
@@ -89,7 +95,7 @@ async def issue_token(request: web.Request) -> web.Response:
         raise CloudError("IAM_INVALID", "the body must hold an object 'auth'")
     methods = _get(auth, "identity", "methods")
     if request.headers.get("Authorization"):
-        user_name, domain = verify_signature(emu, request, raw), "emulator-domain"
+        user_name, domain = verify_signature(emu, request, raw), AKSK_DOMAIN
         methods = ["hw_ak_sk"]
     elif isinstance(methods, list) and "password" in methods:
         user_name, domain = _password_identity(emu, auth)
@@ -132,6 +138,28 @@ async def issue_token(request: web.Request) -> web.Response:
     return response
 
 
+async def list_auth_projects(request: web.Request) -> web.Response:
+    emu: Emulator = request.app[EMULATOR_KEY]
+    identity: Identity = request["identity"]
+    domain = AKSK_DOMAIN if identity.method == "aksk" else \
+        emu.tokens.check(request.headers["X-Auth-Token"]).domain_name
+    base = str(request.url.origin())
+    project_id, domain_id = emu.config.project_id, _domain_id(domain)
+    project = {
+        "id": project_id,
+        "name": emu.config.region,
+        "domain_id": domain_id,
+        "parent_id": domain_id,
+        "is_domain": False,
+        "enabled": True,
+        "description": "",
+        "links": {"self": f"{base}/v3/projects/{project_id}"},
+    }
+    return web.json_response({"links": {"self": f"{base}/v3/auth/projects"},
+                              "projects": [project]})
+
+
 ROUTES: list[tuple[str, str, Any, str]] = [
     ("POST", "/v3/auth/tokens", issue_token, "issue_token"),
+    ("GET", "/v3/auth/projects", list_auth_projects, "list_auth_projects"),
 ]

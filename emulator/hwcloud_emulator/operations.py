@@ -41,6 +41,7 @@ OPERATIONS: dict[str, str] = {
     "delete_mq_user": DMS,
     # IAM
     "issue_token": IAM,
+    "list_auth_projects": IAM,
 }
 
 # Calls that change state (subject to busy_rate and, if listed, to drops).
@@ -64,8 +65,8 @@ WRITE_OPERATIONS = frozenset(
     }
 )
 
-# Calls an IAM policy can deny: every VPN and DMS call (token issue authenticates the caller
-# and is not subject to policies).
+# Calls an IAM policy can deny: every VPN and DMS call (token issue authenticates the caller,
+# and the caller's own projects are its to see: neither is subject to policies).
 POLICY_OPERATIONS = frozenset(op for op, service in OPERATIONS.items() if service != IAM)
 
 UNKNOWN = "unknown"  # a request that matched no route

@@ -9,12 +9,13 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.auth.credentials import BasicCredentials, GlobalCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkcore.http.http_handler import HttpHandler
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
+from huaweicloudsdkiam.v3 import IamClient
 from huaweicloudsdkrocketmq.v2 import RocketMQClient
 from huaweicloudsdkvpn.v5 import VpnClient
 from tests.support.emulator import EmulatorProcess
@@ -53,6 +54,19 @@ def mq_client(emu: EmulatorProcess, *, http_handler: HttpHandler | None = None) 
         .with_endpoints([emu.url])
         .with_http_config(_http_config())
         .with_http_handler(http_handler)
+        .build()
+    )
+
+
+def iam_client(emu: EmulatorProcess, domain_id: str, sk: str | None = None) -> IamClient:
+    """IAM is a global service: the SDK signs with the account's domain id (given, or it
+    would ask IAM for it first) instead of a project id."""
+    c = emu.config
+    return (
+        IamClient.new_builder()
+        .with_credentials(GlobalCredentials(c.access_key, sk or c.secret_key, domain_id))
+        .with_endpoints([emu.url])
+        .with_http_config(_http_config())
         .build()
     )
 

@@ -1,4 +1,5 @@
-"""IAM tokens: issue (password, hw_ak_sk, AK/SK-signed), use via X-Auth-Token, expiry."""
+"""IAM tokens: issue (password, hw_ak_sk, AK/SK-signed), use via X-Auth-Token, expiry; the
+projects a caller reaches (GET /v3/auth/projects) as the official IAM SDK reads them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,12 @@ import json
 import time
 
 import httpx
-from tests.contract.helpers import send, signed, vpn_base
+from huaweicloudsdkiam.v3 import (
+    AuthProjectResult,
+    KeystoneListAuthProjectsRequest,
+    KeystoneListAuthProjectsResponse,
+)
+from tests.contract.helpers import iam_client, sdk_error, send, signed, vpn_base
 
 
 def _password_body(emu, password=None, scope=None):
@@ -130,3 +136,55 @@ def test_token_ttl(fresh_emulator) -> None:
     token = _issue(emu, _password_body(emu)).headers["X-Subject-Token"]
     time.sleep(0.4)
     assert httpx.get(users, headers={"X-Auth-Token": token}, timeout=10).status_code == 200
+
+
+def _aksk_domain_id(emu) -> str:
+    """The domain of the emulator's AK/SK, as IAM's token answer names it."""
+    c = emu.config
+    body = {"auth": {"identity": {"methods": ["hw_ak_sk"], "hw_ak_sk": {
+        "access": {"key": c.access_key}, "secret": {"key": c.secret_key}}},
+        "scope": {"project": {"id": c.project_id}}}}
+    return _issue(emu, body).json()["token"]["user"]["domain"]["id"]
+
+
+def test_sdk_lists_the_projects_an_aksk_reaches(emulator) -> None:
+    domain_id = _aksk_domain_id(emulator)
+    answer = iam_client(emulator, domain_id).keystone_list_auth_projects(
+        KeystoneListAuthProjectsRequest())
+    assert [(p.id, p.name, p.domain_id, p.parent_id, p.enabled, p.is_domain)
+            for p in answer.projects] == [
+        (emulator.config.project_id, emulator.config.region, domain_id, domain_id, True, False)]
+    assert answer.links._self == emulator.url + "/v3/auth/projects"  # the SDK's name
+    assert answer.projects[0].links._self.endswith(f"/v3/projects/{emulator.config.project_id}")
+
+
+def test_sdk_listing_projects_with_a_wrong_secret_key_is_refused(emulator) -> None:
+    client = iam_client(emulator, _aksk_domain_id(emulator), sk="Not-The-Secret-Key")
+    refused = sdk_error(lambda: client.keystone_list_auth_projects(
+        KeystoneListAuthProjectsRequest()))
+    assert (refused.status_code, refused.error_code) == (401, "APIGW.0301")
+    unsigned = httpx.get(emulator.url + "/v3/auth/projects", timeout=10)
+    assert unsigned.status_code == 401 and unsigned.json()["error_code"] == "APIGW.0301"
+
+
+def test_a_token_lists_the_projects_of_its_users_domain(emulator) -> None:
+    issued = _issue(emulator, _password_body(emulator))
+    token, user = issued.headers["X-Subject-Token"], issued.json()["token"]["user"]
+    listed = httpx.get(emulator.url + "/v3/auth/projects", headers={"X-Auth-Token": token},
+                       timeout=10)
+    assert listed.status_code == 200
+    assert [(p["id"], p["domain_id"]) for p in listed.json()["projects"]] == [
+        (emulator.config.project_id, user["domain"]["id"])]
+    # Every field of the SDK's models, and no other (the SDK would ignore a missing one).
+    assert set(listed.json()) == set(KeystoneListAuthProjectsResponse.attribute_map.values())
+    assert set(listed.json()["projects"][0]) == set(AuthProjectResult.attribute_map.values())
+
+
+def test_listing_projects_gets_the_injected_faults_and_is_counted(fresh_emulator) -> None:
+    emu = fresh_emulator(faults={"fail_next": 1})
+    url, headers, body = signed(emu, "GET", "/v3/auth/projects")
+    failed = send(url, headers, body)
+    assert failed.status_code == 503 and failed.json()["error_code"] == "APIGW.0202"
+    url, headers, body = signed(emu, "GET", "/v3/auth/projects")  # signed afresh
+    assert send(url, headers, body).status_code == 200
+    assert emu.stats()["calls"]["list_auth_projects"] == {"503": 1, "200": 1}
