@@ -37,8 +37,6 @@ def configure_logging(verbose: bool, log_format: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import random
-
     import kopf
 
     from . import metrics
@@ -55,18 +53,13 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     if args.metrics_port:
         metrics.serve(args.metrics_port)
-    from . import handlers  # noqa: F401 - registers the handlers with kopf
+    from . import handlers, peering  # noqa: F401 - registers the handlers with kopf
 
-    priority = args.priority
-    if priority is None:  # replicas of a peering must differ, or kopf pauses them all
-        priority = random.SystemRandom().randint(1, 32767) if args.peering else 0
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace or [],
         liveness_endpoint=args.liveness,
-        standalone=args.peering is None,
-        peering_name=args.peering,
-        priority=priority,
+        **peering.join(args.peering, args.priority, args.namespace or []),
         memo=kopf.Memo(settings=settings),
     )
     return 0
@@ -104,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--peering", metavar="NAME",
                          help="kopf peering object for one active replica (default: standalone)")
     run_cmd.add_argument("--priority", type=int, metavar="N",
-                         help="kopf peering priority: the highest runs, the others stand by "
-                         "(default with --peering: random)")
+                         help="kopf peering priority: the highest live one acts, the others "
+                         "stand by (default: the earliest started is the highest)")
     run_cmd.add_argument("--state-namespace", metavar="NS",
                          help="namespace of the operator's own Secret (default: $POD_NAMESPACE "
                          "or default)")

@@ -1,0 +1,151 @@
+"""High availability on kopf's peering: priorities by registration order, the registration
+before kopf starts (entry, settle, ties), the leaving entry. The e2e test
+(tests/e2e/test_high_availability.py) runs the replicas themselves."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import kopf
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from hwcloud_access import peering
+from hwcloud_access.peering import (
+    LEAVING_SUFFIX,
+    LIFETIME,
+    Replica,
+    derived_priority,
+    join,
+    live_priorities,
+    replica_identity,
+)
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+LOG = logging.getLogger("test-peering")
+
+
+class FakePeerings:
+    """CustomObjectsApi's calls on kopf.dev peering objects: merge patches of the status of
+    the objects that exist, (namespace or None, name) -> status."""
+
+    def __init__(self, *objects: tuple[str | None, str]) -> None:
+        self.status: dict[tuple[str | None, str], dict[str, Any]] = {o: {} for o in objects}
+
+    def _status(self, namespace: str | None, plural: str, name: str) -> dict[str, Any]:
+        assert plural == ("clusterkopfpeerings" if namespace is None else "kopfpeerings")
+        if (namespace, name) not in self.status:
+            raise ApiException(status=404, reason="Not Found")
+        return self.status[(namespace, name)]
+
+    def _patch(self, status: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        for identity, entry in body["status"].items():
+            if entry is None:
+                status.pop(identity, None)
+            else:
+                status[identity] = entry
+        return {"status": status}
+
+    def patch_cluster_custom_object(self, group, version, plural, name, body):
+        return self._patch(self._status(None, plural, name), body)
+
+    def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body):
+        return self._patch(self._status(namespace, plural, name), body)
+
+    def get_cluster_custom_object(self, group, version, plural, name):
+        return {"status": self._status(None, plural, name)}
+
+    def get_namespaced_custom_object(self, group, version, namespace, plural, name):
+        return {"status": self._status(namespace, plural, name)}
+
+
+@pytest.fixture
+def api(monkeypatch) -> FakePeerings:
+    fake = FakePeerings((None, "peers"), ("team-a", "peers"), ("team-b", "peers"))
+    monkeypatch.setattr(peering, "_custom_objects_api", lambda: fake)
+    monkeypatch.setattr(peering, "SETTLE_SECONDS", 0.0)
+    return fake
+
+
+def entry(priority: int, seen: datetime, lifetime: int = LIFETIME) -> dict[str, Any]:
+    return {"priority": priority, "lifetime": lifetime, "lastseen": seen.isoformat()}
+
+
+def test_an_earlier_registration_has_the_higher_priority() -> None:
+    now = NOW.timestamp()
+    assert derived_priority("pod-b", now) > derived_priority("pod-a", now + 0.001)
+    assert derived_priority("pod-a", now) > derived_priority("pod-b", now + 0.001)
+    assert derived_priority("pod-a", now) == derived_priority("pod-a", now + 0.0004)
+    assert derived_priority("pod-a", now) != derived_priority("pod-b", now)  # same millisecond
+    assert 0 < derived_priority("pod-a", now) < 2**60
+
+
+def test_only_live_entries_count() -> None:
+    status = {"alive": entry(3, NOW - timedelta(seconds=LIFETIME - 1)),
+              "dead": entry(5, NOW - timedelta(seconds=LIFETIME + 1)),
+              "gone": None, "broken": {"priority": 9}}
+    assert live_priorities(status, NOW) == {"alive": 3}
+
+
+def test_the_identity_is_the_pod_name() -> None:
+    assert replica_identity({"POD_ID": "operator-7d9f-x2k4q"}) == "operator-7d9f-x2k4q"
+    assert replica_identity({}) != replica_identity({"POD_ID": "operator-7d9f-x2k4q"})
+
+
+def test_namespace_patterns_are_refused_with_peering() -> None:
+    assert join(None, None, ["team-*"]) == {"standalone": True}
+    with pytest.raises(SystemExit, match=r"not patterns \(team-\*\)"):
+        join("peers", None, ["apps", "team-*"])
+
+
+async def test_registration_writes_the_entry_in_each_peering_object(api) -> None:
+    settings = kopf.OperatorSettings()
+    replica = Replica("peers", ["team-a", "team-b"], None, "pod-a")
+    await replica.register(settings=settings, logger=LOG)
+    assert settings.peering.lifetime == LIFETIME and settings.peering.stealth
+    assert settings.peering.priority == replica.priority > 0
+    for namespace in ("team-a", "team-b"):
+        assert live_priorities(api.status[(namespace, "peers")], datetime.now(UTC)) == \
+            {"pod-a": replica.priority}
+    assert api.status[(None, "peers")] == {}
+    assert replica.kopf_options()["priority"] is None  # kopf is given none: it is derived
+
+
+async def test_a_given_priority_is_kept(api) -> None:
+    settings = kopf.OperatorSettings()
+    replica = Replica("peers", [], 7, "pod-a")
+    await replica.register(settings=settings, logger=LOG)
+    assert settings.peering.priority == 7 == api.status[(None, "peers")]["pod-a"]["priority"]
+    assert replica.kopf_options()["priority"] == 7
+
+
+async def test_a_tie_registers_again(api, monkeypatch, caplog) -> None:
+    moments = iter([NOW.timestamp(), NOW.timestamp() + 1])
+    monkeypatch.setattr(peering, "time", SimpleNamespace(time=lambda: next(moments)))
+    tied = derived_priority("pod-a", NOW.timestamp())
+    api.status[(None, "peers")]["pod-b"] = entry(tied, datetime.now(UTC))
+    replica = Replica("peers", [], None, "pod-a")
+    await replica.register(settings=kopf.OperatorSettings(), logger=LOG)
+    assert replica.priority == derived_priority("pod-a", NOW.timestamp() + 1) != tied
+    assert "['pod-b'] registered with the same priority: registering again" in caplog.text
+
+
+async def test_a_missing_peering_object_is_waited_for(api) -> None:
+    replica = Replica("elsewhere", [], None, "pod-a")
+    with pytest.raises(kopf.TemporaryError, match="ClusterKopfPeering elsewhere not found"):
+        await replica.register(settings=kopf.OperatorSettings(), logger=LOG)
+
+
+async def test_leaving_pauses_every_replica_until_the_clean_up(api) -> None:
+    replica = Replica("peers", [], None, "pod-a")
+    await replica.register(settings=kopf.OperatorSettings(), logger=LOG)
+    replica._signalled(LOG)
+    await replica._leaving
+    assert replica.stop_flag.is_set()
+    live = live_priorities(api.status[(None, "peers")], datetime.now(UTC))
+    assert live == {"pod-a": replica.priority, "pod-a" + LEAVING_SUFFIX: replica.priority + 1}
+    await replica.unregister()
+    assert set(api.status[(None, "peers")]) == {"pod-a"}  # kopf removes its own entry
