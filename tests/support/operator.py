@@ -34,10 +34,12 @@ def operator_env(testbed: Testbed, emulator: EmulatorProcess) -> dict[str, str]:
 
 
 class OperatorProcess:
-    def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *args: str,
+                 startup_timeout: float = 30.0) -> None:
         self.env = env
         self.log_path = log_path
         self.args = list(args)
+        self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None
         self.metrics_url = ""
         self.liveness_url = ""
@@ -48,7 +50,7 @@ class OperatorProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hwcloud_access.cli", "run", *self.args],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.startup_timeout
         while "Activity 'startup' succeeded" not in self.log()[earlier:]:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the operator did not start:\n{self.log()[-3000:]}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -80,6 +81,17 @@ def start_testbed(state: Path, timeout: float = 1800) -> Testbed:
 def stop_testbed(state: Path) -> None:
     subprocess.run([str(TESTBED), "down", "--dir", str(state)], check=True, timeout=120,
                    stdout=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def private_testbed(state: Path) -> Iterator[Testbed]:
+    """A test bed of its own in `state` with the CRDs installed, stopped when the block ends:
+    for operators that must not meet the e2e session's one (it watches every namespace)."""
+    testbed = start_testbed(state)
+    try:
+        yield install_crds(testbed)
+    finally:
+        stop_testbed(state)
 
 
 @pytest.fixture(scope="session")
