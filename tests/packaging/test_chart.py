@@ -15,6 +15,7 @@ from tests.packaging.chart import (
     CHART,
     FULLNAME,
     NAMESPACE,
+    RELEASE,
     ROOT,
     VALUE_SETS,
     helm,
@@ -163,6 +164,8 @@ def test_standalone_by_default() -> None:
     assert rendered.deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert rendered.of("ClusterKopfPeering") == [] and rendered.of("KopfPeering") == []
     assert not any(group == "kopf.dev" for group, _, _ in rendered.grants())
+    assert rendered.of("PodDisruptionBudget") == []
+    assert "affinity" not in rendered.deployment["spec"]["template"]["spec"]
 
 
 def test_two_replicas_use_peering() -> None:
@@ -173,8 +176,43 @@ def test_two_replicas_use_peering() -> None:
     assert rendered.grants("ClusterRole") == \
         CLUSTER_WIDE | grants("kopf.dev", ["clusterkopfpeerings"], ("list", "watch", "patch"))
     assert rendered.deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
-    # kopf names each replica's keep-alive after POD_ID.
+    # Distinct priorities out of the box: none is given, each replica derives its own from
+    # its registration and its name (POD_ID, which also names its keep-alive).
+    assert parse_run(rendered.args).priority is None
     assert rendered.env()["POD_ID"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+
+
+def test_two_replicas_get_a_disruption_budget_and_spread_over_nodes() -> None:
+    rendered = render(VALUE_SETS["peering"])
+    pods = rendered.deployment["spec"]["selector"]["matchLabels"]
+    budget = rendered.one("PodDisruptionBudget")["spec"]
+    assert budget == {"maxUnavailable": 1, "selector": {"matchLabels": pods}}
+    affinity = rendered.deployment["spec"]["template"]["spec"]["affinity"]
+    assert affinity == {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                            "labelSelector": {"matchLabels": pods}}}]}}
+
+
+@pytest.mark.parametrize("values, expected", [
+    ({"podAntiAffinity": "required"}, {"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+            {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {
+                "app.kubernetes.io/name": "hwcloud-access-operator",
+                "app.kubernetes.io/instance": RELEASE}}}]}}),
+    ({"podAntiAffinity": "none"}, None),
+    ({"podAntiAffinity": "none", "affinity": {"nodeAffinity": {"x": 1}}},
+     {"nodeAffinity": {"x": 1}}),
+    ({"affinity": {"podAntiAffinity": {"mine": True}}}, {"podAntiAffinity": {"mine": True}}),
+])
+def test_anti_affinity_can_be_required_turned_off_or_replaced(values, expected) -> None:
+    pod = render({**VALUE_SETS["peering"], **values}).deployment["spec"]["template"]["spec"]
+    assert pod.get("affinity") == expected
+
+
+def test_the_disruption_budget_can_be_turned_off() -> None:
+    rendered = render({**VALUE_SETS["peering"], "podDisruptionBudget": {"enabled": False}})
+    assert rendered.of("PodDisruptionBudget") == []
+    assert render({"peering": {"enabled": True}}).of("PodDisruptionBudget") == []  # one pod
 
 
 def test_two_replicas_in_namespaced_mode_peer_in_each_namespace() -> None:
@@ -322,6 +360,8 @@ def test_metrics_off() -> None:
     ({"defaultAccount": {"endpoints": {"vpn": "vpn.example"}}}, "vpn"),
     ({"image": {"digest": "latest"}}, "digest"),
     ({"metrics": {"port": 8080}}, "must differ"),
+    ({"podAntiAffinity": "sometimes"}, "podAntiAffinity"),
+    ({"podDisruptionBudget": {"maxUnavailable": 0}}, "maxUnavailable"),
 ])
 def test_bad_values_are_refused(values: dict[str, Any], message: str) -> None:
     assert message in render_error(values)

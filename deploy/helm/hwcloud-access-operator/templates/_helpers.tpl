@@ -60,6 +60,21 @@ app.kubernetes.io/component: operator
 {{- default (include "hwcloud-access.fullname" .) .Values.peering.name }}
 {{- end }}
 
+{{/* The pods' affinity: .Values.affinity, and with more than one replica a podAntiAffinity
+across nodes (podAntiAffinity: preferred or required) unless affinity has one of its own. */}}
+{{- define "hwcloud-access.affinity" -}}
+{{- $affinity := deepCopy .Values.affinity }}
+{{- if and (gt (int .Values.replicaCount) 1) (ne .Values.podAntiAffinity "none") (not (hasKey $affinity "podAntiAffinity")) }}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "hwcloud-access.selectorLabels" . | fromYaml)) }}
+{{- if eq .Values.podAntiAffinity "required" }}
+{{- $_ := set $affinity "podAntiAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) }}
+{{- else }}
+{{- $_ := set $affinity "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" (list (dict "weight" 100 "podAffinityTerm" $term))) }}
+{{- end }}
+{{- end }}
+{{- with $affinity }}{{ toYaml . }}{{ end }}
+{{- end }}
+
 {{/* The Secret whose keys become the operator's HW_* variables (its default account). */}}
 {{- define "hwcloud-access.defaultAccountSecret" -}}
 {{- if .Values.defaultAccount.existingSecret }}
