@@ -11,8 +11,8 @@ Order for every non-admin request:
 6. request faults (``throttle_rate``, ``fail_next``, ``error_rate``);
 7. the service handler, which may raise ``CloudError`` or, after accepting a change,
    ``DropConnection``.
-Each call is counted in the stats under its operation name and status, and under its
-caller once authenticated.
+Each call is counted in the stats under its operation name and status, under the VPN
+server or RocketMQ instance its path names, and under its caller once authenticated.
 """
 
 from __future__ import annotations
@@ -96,6 +96,12 @@ def _principal(request: web.Request) -> str | None:
     return None if identity is None else identity.principal
 
 
+def _target(request: web.Request) -> str | None:
+    """The VPN server or RocketMQ instance a call names in its path."""
+    info = request.match_info
+    return info.get("vpn_server_id") or info.get("instance_id")
+
+
 @web.middleware
 async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(ADMIN_PREFIX):
@@ -129,7 +135,8 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPException:
         raise
     except DropConnection:
-        emu.stats.record(operation, "dropped", principal=_principal(request))
+        emu.stats.record(operation, "dropped", principal=_principal(request),
+                         target=_target(request))
         log.debug("dropping the answer to %s on purpose", operation)
         if request.transport is not None:
             request.transport.abort()
@@ -139,6 +146,6 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
         error = injected_error(500, service)
         response = _json_error(error, request_id)
         busy = False
-    emu.stats.record(operation, response.status, busy, _principal(request))
+    emu.stats.record(operation, response.status, busy, _principal(request), _target(request))
     response.headers.setdefault("X-Request-Id", request_id)
     return response

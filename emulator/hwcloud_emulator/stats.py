@@ -1,6 +1,7 @@
 """Call statistics: counts by operation and HTTP status, busy answers and dropped calls, per
-client (access key or IAM user) how many calls it made and when its first and last were, and
-per VPN server / RocketMQ instance what its apply queue took in and gave out."""
+client (access key or IAM user) how many calls it made and when its first and last were, per
+VPN server / RocketMQ instance its calls by operation and what its apply queue took in and
+gave out."""
 
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ class Stats:
     def reset(self) -> None:
         self.calls: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.clients: dict[str, dict[str, Any]] = {}
+        self.targets: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.busy = 0
         self.dropped = 0
         self.total = 0
@@ -80,10 +82,13 @@ class Stats:
                 counters.reset()
 
     def record(self, operation: str, status: int | str, busy: bool = False,
-               principal: str | None = None) -> None:
+               principal: str | None = None, target: str | None = None) -> None:
         """``status`` is the HTTP status, or ``"dropped"`` for a connection aborted on purpose;
-        ``principal`` the authenticated caller (None: the request did not get that far)."""
+        ``principal`` the authenticated caller (None: the request did not get that far);
+        ``target`` the VPN server or RocketMQ instance id in the path, if any."""
         self.calls[operation][str(status)] += 1
+        if target is not None:
+            self.targets[target][operation] += 1
         self.total += 1
         if busy:
             self.busy += 1
@@ -99,6 +104,8 @@ class Stats:
         return {
             "calls": {op: dict(by_status) for op, by_status in sorted(self.calls.items())},
             "clients": {name: dict(client) for name, client in sorted(self.clients.items())},
+            "targets": {target: dict(sorted(ops.items()))
+                        for target, ops in sorted(self.targets.items())},
             "queues": {section: {key: counters.as_dict() for key, counters in queues.items()}
                        for section, queues in self.queues.items()},
             "busy": self.busy,

@@ -1,6 +1,7 @@
 """Several VPN servers and RocketMQ instances in one emulator: each has its own apply queue,
-and GET /_emulator/stats reports each queue's writes, refusals, changes and applies (what the
-benchmark's many-server scenario reads its queue utilisation from)."""
+and GET /_emulator/stats reports each one's calls by operation and its queue's writes,
+refusals, changes and applies (what the benchmark's many-server scenario reads its queue
+utilisation and drift sweeps from)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ def test_each_server_has_its_own_queue_and_counters(fresh_emulator) -> None:
         span = queue["last_applied"] - queue["first_accepted"]  # the same span in epoch time
         assert abs(span - queue["active_s"]) < 0.01
     assert len(first.list_users().users) == len(second.list_users().users) == 2
+    assert emu.stats()["targets"] == {SERVERS[0]: {"create_user": 3, "list_users": 1},
+                                      SERVERS[1]: {"batch_create_users": 1, "list_users": 1}}
 
 
 def test_instances_count_their_own_changes_and_reset_with_the_stats(fresh_emulator) -> None:
@@ -58,11 +61,14 @@ def test_instances_count_their_own_changes_and_reset_with_the_stats(fresh_emulat
         for i in range(n):
             body = User(access_key=f"app_queue{n}{i}", secret_key="Secret-Key-1")
             client.create_user(CreateUserRequest(instance_id=instance, body=body))
-    instances = _queues(emu)["rocketmq_instances"]
+    stats = emu.stats()
+    instances = stats["queues"]["rocketmq_instances"]
     assert {iid: (q["writes"], q["changes"], q["applied"]) for iid, q in instances.items()} == {
         INSTANCES[0]: (1, 1, 1), INSTANCES[1]: (2, 2, 2)}
+    assert stats["targets"] == {INSTANCES[0]: {"create_mq_user": 1},
+                                INSTANCES[1]: {"create_mq_user": 2}}
 
-    emu.reset_stats()
+    assert emu.reset_stats()["targets"] == {}
     queues = _queues(emu)
     assert set(queues["vpn_servers"]) == set(SERVERS)
     for section in queues.values():
