@@ -176,10 +176,11 @@ for _kind in MANAGED_KINDS:
 @kopf.on.resume(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account")
 async def account(body: kopf.Body, patch: kopf.Patch, name: str, account_users: kopf.Index,
                   **_: Any) -> None:
-    """An account is Ready when its credentials Secret holds what its authType needs and the
-    cloud has not refused them. Run again when it or its Secret changes, or the cloud's
-    answer does; the resources naming it are woken when its Ready reason changes (they wait
-    while it cannot be used)."""
+    """An account is Ready when the cloud accepted the credentials its Secret holds (an IAM
+    login, or a signed AK/SK check: Accounts.check, asked only when the answer is not known
+    already). Run again when it or its Secret changes, or the cloud's answer does; the
+    resources naming it are woken when its Ready reason changes (they wait while it cannot
+    be used)."""
     rt = runtime()
     resource = _resource(body)
     try:

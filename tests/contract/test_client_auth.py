@@ -1,5 +1,6 @@
 """Authentication against the real emulator: AK/SK signing and IAM tokens (one fetch
-for many calls, refresh on expiry and before it, terminal failures)."""
+for many calls, refresh on expiry and before it, terminal failures), and the proof of an
+account's credentials (CloudSession.verify)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from tests.support.cloud import aksk_account, calls, token_account
 
-from hwcloud_access.cloud import AuthError, CloudSession
+from hwcloud_access.cloud import AuthError, CloudSession, ServerError
 
 
 async def _group_ids(s: CloudSession, server: str) -> list[str]:
@@ -75,6 +76,34 @@ async def test_aksk_signature_is_accepted_and_a_wrong_key_is_terminal(fresh_emul
     assert info.value.status == 401 and info.value.code == "APIGW.0301"
     assert "not-the-secret-key" not in str(info.value)
     assert calls(emu, "list_groups") == {"200": 1, "401": 1}  # not retried
+
+
+async def test_aksk_is_proven_by_one_project_listing_and_a_wrong_key_refused(fresh_emulator):
+    emu = fresh_emulator(faults={"fail_next": 1})
+    async with CloudSession(aksk_account(emu)) as s:
+        with pytest.raises(ServerError):  # no verdict: the caller tries again later
+            await s.verify()
+        for _ in range(3):
+            await s.verify()  # accepted: asked once
+    async with CloudSession(aksk_account(emu, secret_key="not-the-secret-key")) as s:
+        for _ in range(3):
+            with pytest.raises(AuthError) as info:
+                await s.verify()  # refused: asked once, remembered
+    assert (info.value.status, info.value.code) == (401, "APIGW.0301")
+    assert "not-the-secret-key" not in str(info.value) + repr(info.value)
+    assert calls(emu, "list_auth_projects") == {"503": 1, "200": 1, "401": 1}
+
+
+async def test_an_iam_user_is_proven_by_its_login(fresh_emulator):
+    emu = fresh_emulator()
+    async with CloudSession(token_account(emu)) as s:
+        await s.verify()
+        await _group_ids(s, emu.config.vpn_server_id)  # with the token the proof got
+    async with CloudSession(token_account(emu, password="Wrong-Pass-999")) as s:
+        with pytest.raises(AuthError):
+            await s.verify()
+    assert calls(emu, "issue_token") == {"201": 1, "401": 1}
+    assert calls(emu, "list_auth_projects") == {}
 
 
 async def test_token_auth_writes_work(fresh_emulator):

@@ -1,6 +1,7 @@
 """HuaweiCloudAccounts end to end (real API server, emulator, `hwcloud-access run`): the
-account follows its credentials Secret, its deletion waits for the resources naming it, and
-a refused IAM password costs one login for all of them."""
+account follows its credentials Secret, its deletion waits for the resources naming it, it
+is Ready once the cloud accepts its credentials, and a refused IAM password or AK/SK costs
+one login or check for all of them."""
 
 from __future__ import annotations
 
@@ -36,8 +37,17 @@ def reasons(testbed: Testbed, kind: str, ns: str) -> dict[str, str]:
     return {o["metadata"]["name"]: condition(o).get("reason", "") for o in items}
 
 
+def calls(emulator: EmulatorProcess, operation: str, status: str) -> int:
+    return emulator.stats()["calls"].get(operation, {}).get(status, 0)
+
+
 def token_requests(emulator: EmulatorProcess, status: str) -> int:
-    return emulator.stats()["calls"].get("issue_token", {}).get(status, 0)
+    return calls(emulator, "issue_token", status)
+
+
+def aksk_checks(emulator: EmulatorProcess, status: str) -> int:
+    """The AK/SK checks IAM answered with `status` (GET /v3/auth/projects)."""
+    return calls(emulator, "list_auth_projects", status)
 
 
 def test_account_follows_its_secret_and_so_do_its_resources(stack) -> None:
@@ -130,19 +140,34 @@ def test_a_wrong_iam_password_costs_one_login_for_fifty_resources(stack) -> None
     assert token_requests(emulator, "201") - accepted == 1
 
 
-def test_aksk_refused_in_its_resources_calls_marks_the_account(stack) -> None:
+def test_an_aksk_account_is_ready_once_the_cloud_accepts_its_keys(stack) -> None:
     testbed, emulator, ns, made = stack
     info = emulator.config
     name = f"aksk-{ns}"
     made.append(name)
+    refused, accepted = aksk_checks(emulator, "401"), aksk_checks(emulator, "200")
+    refused_mq = calls(emulator, "list_mq_users", "401")
     testbed.apply(secret("creds", accessKey=info.access_key, secretKey="Not-The-Key-123"), ns)
-    testbed.apply(account(name, emulator, ns, "creds"))
-    wait_ready(testbed, HWA, name, None)  # AK/SK has no login: nothing refused it yet
-    testbed.apply(mq_user("svc", ak(ns, "aksk"), accountRef={"name": name}), ns)
-    wait_reason(testbed, "MqUser", "svc", ns, "AuthFailed")
+    testbed.apply({"apiVersion": "v1", "kind": "List", "items": [
+        account(name, emulator, ns, "creds"),
+        *(mq_user(f"mq{n}", ak(ns, f"aksk{n}"), accountRef={"name": name}) for n in range(5))]},
+        ns)
+
     failed = wait_reason(testbed, HWA, name, None, "AuthFailed")
-    assert "APIGW.0301" in condition(failed)["message"]
-    assert "Not-The-Key-123" not in json.dumps(failed)
+    message = condition(failed)["message"]
+    assert f"the cloud refused the AK/SK of HuaweiCloudAccount {name}" in message
+    assert "APIGW.0301" in message and "Not-The-Key-123" not in json.dumps(failed)
+    wait_for(lambda: set(reasons(testbed, "MqUser", ns).values()) == {"AuthFailed"}
+             and len(reasons(testbed, "MqUser", ns)) == 5, 60, what="5 MqUsers AuthFailed")
+    time.sleep(3)  # the refusal stands: nothing asks the cloud again meanwhile
+    assert aksk_checks(emulator, "401") - refused == 1  # for the account and its 5 MqUsers
+    assert calls(emulator, "list_mq_users", "401") == refused_mq  # they waited for it
 
     testbed.apply(secret("creds", accessKey=info.access_key, secretKey=info.secret_key), ns)
-    wait_ready(testbed, HWA, name, None, timeout=20)
+    ready = wait_ready(testbed, HWA, name, None, timeout=20)  # no restart
+    assert condition(ready)["message"] == \
+        f"AKSK credentials in Secret {ns}/creds: the cloud accepted them"
+    wait_for(lambda: set(reasons(testbed, "MqUser", ns).values()) == {"Available"}, 60,
+             what="5 MqUsers Ready once the keys are right")
+    assert aksk_checks(emulator, "200") - accepted == 1
+    assert aksk_checks(emulator, "401") - refused == 1

@@ -1,5 +1,7 @@
 """Accounts: one cloud session per account, whatever the concurrency; what the account's
-handler reports (`check`), the resources' passes while it cannot be used, and its deletion."""
+handler reports (`check`: Ready once the cloud accepted the credentials, asked once for the
+account and its resources), the resources' passes while it cannot be used, and its
+deletion."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from hwcloud_access.reconcile.kube import SecretData
 from hwcloud_access.reconcile.outcome import (
     AccountNotAllowed,
     AuthFailed,
+    CloudBusy,
     DependencyNotReady,
     InvalidInput,
     Next,
@@ -41,9 +44,12 @@ class SlowAccounts(Accounts):
 async def test_concurrent_passes_share_one_session_per_account() -> None:
     made: list[AccountConfig] = []
 
+    async def verify() -> None:
+        """The credentials are accepted (what that costs: the other tests)."""
+
     def make_session(config: AccountConfig, on_auth_change: Any) -> object:
         made.append(config)
-        return SimpleNamespace(token_provider=None)
+        return SimpleNamespace(token_provider=None, verify=verify)
 
     accounts = SlowAccounts(None, None, make_session, SecretRefs(), NamespaceLabels())  # type: ignore[arg-type]
     sessions = await asyncio.gather(*(accounts.session("acct", "ns") for _ in range(20)))
@@ -83,34 +89,59 @@ class FakeKube:
 
 
 class Cloud:
-    """IAM that takes one password, and services that take its token or the right AK."""
+    """IAM that takes one password (a login) or the right AK (its project listing, the AK/SK
+    check), and services that take its token or the right AK; `busy`: IAM answers 503;
+    `revoked`: the AK is refused from now on."""
 
     def __init__(self) -> None:
         self.token_requests = 0
+        self.checks = 0
         self.calls = 0
+        self.busy = False
+        self.revoked = False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/v3/auth/tokens":
-            self.token_requests += 1
-            password = request.read().decode()
-            if IAM["password"] not in password:
-                return httpx.Response(401, json={"error": {"code": 401,
-                                                           "message": "wrong password"}})
-            return httpx.Response(201, headers={"X-Subject-Token": "token"}, json={})
-        self.calls += 1
-        authorization = request.headers.get("Authorization", "")
-        if request.headers.get("X-Auth-Token") != "token" and "Access=AK," not in authorization:
+        if request.url.path.startswith("/v3/auth/"):
+            if self.busy:
+                return httpx.Response(503, json={"error_code": "APIGW.0202",
+                                                 "error_msg": "unavailable"})
+            if request.url.path == "/v3/auth/tokens":
+                self.token_requests += 1
+                password = request.read().decode()
+                if IAM["password"] not in password:
+                    return httpx.Response(401, json={"error": {"code": 401,
+                                                               "message": "wrong password"}})
+                return httpx.Response(201, headers={"X-Subject-Token": "token"}, json={})
+            self.checks += 1
+        else:
+            self.calls += 1
+        signed_by_ak = "Access=AK," in request.headers.get("Authorization", "")
+        if request.headers.get("X-Auth-Token") != "token" and \
+                (not signed_by_ak or self.revoked):
             return httpx.Response(401, json={"error_code": "APIGW.0301",
                                              "error_msg": "Incorrect IAM authentication"})
-        return httpx.Response(200, json={"user": {"id": "u1", "name": "alice"}})
+        return httpx.Response(200, json={"user": {"id": "u1", "name": "alice"},
+                                         "projects": [{"id": "proj"}]})
 
 
-def accounts_for(kube: FakeKube, cloud: Cloud, refs: SecretRefs | None = None) -> Accounts:
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def accounts_for(kube: FakeKube, cloud: Cloud, refs: SecretRefs | None = None,
+                 clock: Clock | None = None) -> Accounts:
+    """Accounts on `cloud`; a refusal is remembered for 0.05 s (or as long as `clock` says:
+    the sessions' clock)."""
     def make_session(config: AccountConfig, on_auth_change: Any) -> CloudSession:
         session = CloudSession(config, transport=httpx.MockTransport(cloud),
-                               on_auth_change=on_auth_change, max_attempts=1)
-        if session.token_provider is not None:
-            session.token_provider.failure_memory = 0.05
+                               on_auth_change=on_auth_change, max_attempts=1,
+                               **({"clock": clock} if clock else {}))
+        if clock is None:
+            session.auth_status.failure_memory = 0.05
         return session
 
     return Accounts(kube, None, make_session, refs or SecretRefs(), NamespaceLabels())  # type: ignore[arg-type]
@@ -126,7 +157,8 @@ async def test_a_deleted_secret_stops_the_session_and_its_return_brings_a_new_on
     kube, cloud = FakeKube("AKSK", AKSK), Cloud()
     refs = SecretRefs()
     accounts = accounts_for(kube, cloud, refs)
-    assert await accounts.check("acct") == "AKSK credentials found in Secret ns/creds"
+    assert await accounts.check("acct") == ("AKSK credentials in Secret ns/creds: the cloud "
+                                            "accepted them")
     first = await accounts.session("acct", "ns")
     assert refs.watched("ns", "creds")  # its changes wake the account
     assert refs.changed("ns", "creds", "2") == {account_key("acct")}
@@ -215,34 +247,96 @@ async def test_a_wrong_iam_password_is_tried_once_for_every_pass_on_the_account(
         await accounts.check("acct")
     assert cloud.token_requests == 1
     await asyncio.sleep(0.1)  # once IAM may be asked again, the account is woken to try
-    assert kube.woken[-1] == ("acct", "IAM may be asked again")
+    assert kube.woken[-1] == ("acct", "the cloud may be asked again")
 
     kube.set_secret(IAM)  # corrected: a new session, no refusal remembered
-    assert await accounts.check("acct") == ("IAMPassword credentials found in Secret ns/creds; "
-                                            "IAM accepted the login")
+    assert await accounts.check("acct") == ("IAMPassword credentials in Secret ns/creds: the "
+                                            "cloud accepted them")
     session = await accounts.session("acct", "ns")
     assert (await session.vpn.get_user("srv", "u1")).name == "alice"
     assert cloud.token_requests == 2  # the refused login and the right one
 
 
-async def test_aksk_refused_in_calls_makes_the_account_auth_failed_until_a_call_passes(
-) -> None:
+async def test_an_aksk_account_is_ready_once_the_cloud_accepts_its_keys() -> None:
     kube, cloud = FakeKube("AKSK", {**AKSK, "accessKey": "WRONG"}), Cloud()
     accounts = accounts_for(kube, cloud)
-    await accounts.check("acct")
-    session = await accounts.session("acct", "ns")
-    for _ in range(5):
-        with pytest.raises(AuthError):
-            await session.vpn.get_user("srv", "u1")
+    with pytest.raises(AuthFailed) as info:
+        await accounts.check("acct")
+    message = info.value.message
+    assert message.startswith("the cloud refused the AK/SK of HuaweiCloudAccount acct from "
+                              "Secret ns/creds: iam.list_auth_projects HTTP 401 APIGW.0301")
+    assert "WRONG" not in message and AKSK["secretKey"] not in message and info.value.woken
+    assert (cloud.checks, cloud.calls) == (1, 0)
+    await asyncio.sleep(0.1)  # once the cloud may be asked again, the account is woken
+    assert kube.woken[-1] == ("acct", "the cloud may be asked again")
+
+    kube.set_secret(AKSK)  # corrected: tried at once
+    assert await accounts.check("acct") == ("AKSK credentials in Secret ns/creds: the cloud "
+                                            "accepted them")
+    assert (cloud.checks, cloud.calls) == (2, 0)
+
+
+async def test_one_check_for_an_account_and_all_its_resources() -> None:
+    kube, cloud, clock = FakeKube("AKSK", {**AKSK, "accessKey": "WRONG"}), Cloud(), Clock()
+    accounts = accounts_for(kube, cloud, clock=clock)
+    results = await asyncio.gather(accounts.check("acct"),
+                                   *(accounts.session("acct", "ns") for _ in range(50)),
+                                   return_exceptions=True)
+    assert all(isinstance(r, AuthFailed) and r.woken for r in results)
+    assert cloud.checks == 1 and cloud.calls == 0
     await settle()
-    assert len(kube.woken) == 1  # the account is told once
+    assert [name for name, _ in kube.woken] == ["acct"]  # told once, not per pass
+    clock.now += 89  # the refusal stands 90 s: the account's own wake-ups ask nothing
+    with pytest.raises(AuthFailed):
+        await accounts.check("acct")
+    assert cloud.checks == 1
+
+    kube.set_secret(AKSK)  # the Secret changed: new keys, checked at once, once for all
+    await asyncio.gather(accounts.check("acct"),
+                         *(accounts.session("acct", "ns") for _ in range(50)))
+    assert cloud.checks == 2
+    accounts.forget("acct")  # the account changed, not its keys: what the cloud said stands
+    clock.now += 299
+    await accounts.check("acct")
+    assert cloud.checks == 2
+    clock.now += 1  # 5 minutes after the check, with no call in between: asked again
+    await accounts.check("acct")
+    assert cloud.checks == 3
+
+
+async def test_a_check_the_cloud_does_not_answer_is_cloud_busy_and_tried_again() -> None:
+    kube, cloud = FakeKube("AKSK", AKSK), Cloud()
+    cloud.busy = True
+    accounts = accounts_for(kube, cloud)
+    for _ in range(2):  # nothing remembered: each check asks
+        with pytest.raises(CloudBusy) as info:
+            await accounts.check("acct")
+        assert "did not answer the check of HuaweiCloudAccount acct's credentials" in \
+            info.value.message and "503" in info.value.message and not info.value.woken
+    assert cloud.checks == 0 and kube.woken == []
+    cloud.busy = False
+    await accounts.check("acct")
+    assert cloud.checks == 1
+
+
+async def test_aksk_refused_in_its_resources_calls_makes_the_account_auth_failed() -> None:
+    kube, cloud = FakeKube("AKSK", AKSK), Cloud()
+    accounts = accounts_for(kube, cloud)
+    session = await accounts.session("acct", "ns")
+    await session.vpn.get_user("srv", "u1")
+    assert cloud.checks == 1
+    cloud.revoked = True  # e.g. the AK was deleted in the console
+    with pytest.raises(AuthError):
+        await session.vpn.get_user("srv", "u1")  # a resource's call
+    await settle()
+    assert [name for name, _ in kube.woken] == ["acct"]  # the account is told
     with pytest.raises(AuthFailed, match="refused the AK/SK of HuaweiCloudAccount acct") as info:
         await accounts.check("acct")
     assert info.value.woken and "APIGW.0301" in info.value.message
-
-    kube.set_secret(AKSK)  # corrected
-    assert await accounts.check("acct") == "AKSK credentials found in Secret ns/creds"
-    await (await accounts.session("acct", "ns")).vpn.get_user("srv", "u1")
+    assert cloud.checks == 1  # what the resources' call said: not asked again
+    with pytest.raises(AuthFailed):  # the other resources wait for the account
+        await accounts.session("acct", "ns")
+    assert cloud.calls == 2
 
 
 async def test_removing_an_account_closes_its_session_and_stops_watching_its_secret() -> None:

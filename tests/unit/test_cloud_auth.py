@@ -154,14 +154,15 @@ async def test_a_refused_login_is_remembered_and_shared_without_asking_iam_again
                                    return_exceptions=True)
     assert all(isinstance(r, AuthError) and r.status == 401 for r in results)
     assert len(cloud.token_bodies) == 1
-    assert tokens.failure is not None and tokens.failure_remembered_for() == 90.0
+    assert tokens.status.remembered is not None and tokens.status.remembered_for() == 90.0
     clock.now += 89
     with pytest.raises(AuthError):
         await tokens.token()
     with pytest.raises(AuthError):
         await tokens.refresh(stale="token-0")  # a 401 from a service asks IAM no sooner
     assert len(cloud.token_bodies) == 1
-    assert PASSWORD not in repr(tokens.failure) and PASSWORD not in str(tokens.failure)
+    refused = tokens.status.failure
+    assert PASSWORD not in repr(refused) and PASSWORD not in str(refused)
 
 
 async def test_each_caller_gets_its_own_copy_of_the_remembered_failure():
@@ -186,9 +187,9 @@ async def test_the_memory_grows_with_each_refusal_up_to_its_cap_and_a_login_ends
     for _ in range(7):
         with pytest.raises(AuthError):
             await tokens.token()
-        memories.append(tokens.failure_remembered_for())
+        memories.append(tokens.status.remembered_for())
         clock.now += memories[-1]  # IAM may be asked again
-        assert tokens.failure is None
+        assert tokens.status.remembered is None
     assert memories == [90, 180, 360, 720, 1440, 1800, 1800]
     assert len(cloud.token_bodies) == 7
     cloud.iam_status = 201  # the password was fixed in IAM
@@ -197,7 +198,7 @@ async def test_the_memory_grows_with_each_refusal_up_to_its_cap_and_a_login_ends
     cloud.iam_status = 401
     with pytest.raises(AuthError):
         await tokens.refresh(stale="token-1")
-    assert tokens.failure_remembered_for() == 90  # counted afresh after a login
+    assert tokens.status.remembered_for() == 90  # counted afresh after a login
 
 
 async def test_a_server_error_of_iam_is_not_remembered():
@@ -207,7 +208,7 @@ async def test_a_server_error_of_iam_is_not_remembered():
     for _ in range(2):
         with pytest.raises(ServerError):
             await tokens.token()
-    assert len(cloud.token_bodies) == 2 and tokens.failure is None
+    assert len(cloud.token_bodies) == 2 and tokens.status.failure is None
 
 
 async def test_logins_tell_the_auth_status_once_per_change():
@@ -215,7 +216,7 @@ async def test_logins_tell_the_auth_status_once_per_change():
     cloud.iam_status = 401
     clock = FakeClock()
     changes = []
-    status = AuthStatus(on_change=lambda: changes.append(status.failure))
+    status = AuthStatus(on_change=lambda: changes.append(status.failure), clock=clock)
     client = httpx.AsyncClient(base_url="http://iam", transport=httpx.MockTransport(cloud))
     tokens = TokenProvider(client, domain="dom", user="bob", password=SecretStr(PASSWORD),
                            project_id="proj", clock=clock, status=status)
@@ -355,3 +356,100 @@ def test_token_auth_is_async_only():
                                    password=SecretStr("p"), project_id="p"))
     with pytest.raises(RuntimeError):
         next(auth.sync_auth_flow(httpx.Request("GET", "http://h")))
+
+
+class KeyCloud:
+    """IAM's project listing and a VPN call, both answering `status` (AK/SK accounts)."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.checks: list[httpx.Request] = []
+        self.calls = 0
+        self.delay = 0.0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v3/auth/projects":
+            self.checks.append(request)
+            await asyncio.sleep(self.delay)
+        else:
+            self.calls += 1
+        if self.status == 200:
+            return httpx.Response(200, json={"projects": [{"id": "proj"}],
+                                             "user": {"id": "u1", "name": "alice"}})
+        code = {401: "APIGW.0301", 403: "APIGW.0302"}.get(self.status, "APIGW.0202")
+        return httpx.Response(self.status, json={"error_code": code, "error_msg": "no"})
+
+
+def aksk_session(cloud: KeyCloud, clock: FakeClock, **kw) -> CloudSession:
+    account = AccountConfig(region="cn-north-4", project_id="proj", access_key="AK",
+                            secret_key="SK-secret", vpn_endpoint="http://vpn",
+                            iam_endpoint="http://iam")
+    return CloudSession(account, transport=httpx.MockTransport(cloud), clock=clock,
+                        max_attempts=1, **kw)
+
+
+async def test_aksk_check_is_one_signed_project_listing_standing_five_minutes():
+    cloud, clock = KeyCloud(), FakeClock()
+    async with aksk_session(cloud, clock) as s:
+        await s.verify()
+        (check,) = cloud.checks
+        assert (check.method, str(check.url)) == ("GET", "http://iam/v3/auth/projects")
+        assert check.headers["Authorization"].startswith("SDK-HMAC-SHA256 Access=AK, ")
+        assert "X-Project-Id" not in check.headers  # IAM is global: no project
+        clock.now += 299
+        await s.verify()
+        assert len(cloud.checks) == 1
+        clock.now += 1
+        await s.verify()
+        assert len(cloud.checks) == 2
+
+
+async def test_a_refused_aksk_check_is_shared_remembered_and_asked_again_later():
+    cloud, clock = KeyCloud(), FakeClock()
+    cloud.status, cloud.delay = 401, 0.01
+    async with aksk_session(cloud, clock) as s:
+        results = await asyncio.gather(*(s.verify() for _ in range(20)),
+                                       return_exceptions=True)
+        assert all(isinstance(r, AuthError) and r.code == "APIGW.0301" for r in results)
+        assert len(cloud.checks) == 1 and s.auth_status.remembered_for() == 90
+        clock.now += 89
+        with pytest.raises(AuthError) as again:
+            await s.verify()
+        assert again.value is not results[0] and len(cloud.checks) == 1
+        clock.now += 1
+        with pytest.raises(AuthError):
+            await s.verify()
+        assert len(cloud.checks) == 2 and s.auth_status.remembered_for() == 180
+        assert "SK-secret" not in str(again.value) + repr(again.value)
+
+
+async def test_a_403_to_the_aksk_check_is_a_refusal_and_a_503_no_verdict():
+    cloud, clock = KeyCloud(), FakeClock()
+    cloud.status = 403
+    async with aksk_session(cloud, clock) as s:
+        with pytest.raises(AuthError) as refused:
+            await s.verify()
+        assert (refused.value.status, refused.value.code) == (403, "APIGW.0302")
+        assert s.auth_status.remembered is not None
+    cloud.status = 503
+    async with aksk_session(cloud, clock) as s:
+        for _ in range(2):  # not remembered: asked each time
+            with pytest.raises(ServerError):
+                await s.verify()
+        assert s.auth_status.failure is None and len(cloud.checks) == 3
+
+
+async def test_the_answers_to_an_aksk_accounts_calls_spare_its_checks():
+    cloud, clock = KeyCloud(), FakeClock()
+    changes = []
+    async with aksk_session(cloud, clock,
+                            on_auth_change=lambda: changes.append(s.auth_status.failure)) as s:
+        await s.vpn.get_user("srv", "u1")  # accepted: proof enough
+        await s.verify()
+        assert cloud.checks == []
+        cloud.status = 401
+        with pytest.raises(AuthError):
+            await s.vpn.get_user("srv", "u1")
+        with pytest.raises(AuthError):  # refused: remembered, not asked
+            await s.verify()
+        assert cloud.checks == [] and len(changes) == 1

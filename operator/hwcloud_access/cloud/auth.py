@@ -1,4 +1,5 @@
-"""httpx auth flows: AK/SK request signing, and IAM tokens with a per-account cache.
+"""httpx auth flows: AK/SK request signing, and IAM tokens with a per-account cache; and
+the proof that the cloud accepts an account's credentials (its login, or an AK/SK check).
 
 Secrets are held as ``SecretStr`` and never put in a message, a repr or a log line.
 """
@@ -16,7 +17,7 @@ import httpx
 from pydantic import SecretStr
 
 from . import signer
-from .errors import AuthError, classify, transport_error
+from .errors import AccessDeniedError, AuthError, classify, transport_error
 
 log = logging.getLogger(__name__)
 
@@ -111,19 +112,125 @@ class AkSkAuth(httpx.Auth):
 
 
 class AuthStatus:
-    """Whether the cloud accepted one account's credentials lately: ``failure`` is its
-    latest refusal (None once they are accepted again). ``on_change`` is called when that
-    flips, once, however many calls saw it."""
+    """What the cloud last said of one account's credentials: ``failure`` is its latest
+    refusal (None once they are accepted again). ``on_change`` is called when that flips,
+    once, however many calls saw it.
 
-    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+    A refusal is remembered for ``failure_memory`` seconds, twice as long after each further
+    one up to ``max_failure_memory`` (refusals while one is remembered, of calls that were
+    under way together, count once): meanwhile the credentials are not offered again. IAM
+    locks a user out after a few failed logins (Huawei Cloud's default: 5 within 15
+    minutes); a refused AK/SK is no better the next second. Changed credentials come with a
+    new status.
+    """
+
+    failure_memory = 90.0
+    max_failure_memory = 1800.0
+
+    def __init__(self, on_change: Callable[[], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.failure: AuthError | None = None
         self.on_change = on_change
+        self._clock = clock
+        self._refusals = 0  # in a row
+        self._remembered_until = 0.0  # on self._clock
+        self._accepted_at: float | None = None  # on self._clock
+
+    @property
+    def remembered(self) -> AuthError | None:
+        """The latest refusal, while the credentials are not to be offered again."""
+        return self.failure if self._clock() < self._remembered_until else None
+
+    def remembered_for(self) -> float:
+        """Seconds until the credentials may be offered again (0: now)."""
+        return max(0.0, self._remembered_until - self._clock()) if self.remembered else 0.0
+
+    def accepted_within(self, seconds: float) -> bool:
+        """Whether the cloud took the credentials in the last `seconds`, refusing none since."""
+        return self.failure is None and self._accepted_at is not None and \
+            self._clock() - self._accepted_at < seconds
 
     def record(self, failure: AuthError | None) -> None:
         flipped = (failure is None) != (self.failure is None)
+        if failure is None:
+            self._refusals, self._accepted_at = 0, self._clock()
+        elif self.remembered is None:
+            memory = min(self.failure_memory * 2 ** self._refusals, self.max_failure_memory)
+            self._refusals += 1
+            self._remembered_until = self._clock() + memory
         self.failure = failure
         if flipped and self.on_change is not None:
             self.on_change()
+
+
+async def send_once(client: httpx.AsyncClient, method: str, path: str, *, operation: str,
+                    request_timeout: float, json: object = None) -> httpx.Response:
+    """One request of the credentials' own (a login, a check), not retried here: the 2xx
+    answer, or its typed error."""
+    try:
+        response = await client.request(method, path, json=json, timeout=request_timeout,
+                                        extensions={OPERATION_KEY: operation})
+    except httpx.TransportError as exc:
+        raise transport_error(exc, operation=operation) from None
+    if response.status_code >= 300:
+        raise classify(response.status_code, response.content, operation=operation,
+                       headers=response.headers)
+    return response
+
+
+class AkSkCheck:
+    """Proves an AK/SK to the cloud: IAM's ``GET /v3/auth/projects`` (the projects the
+    keys reach), signed with them. It is read-only, needs no permission beyond valid keys,
+    and is answered by IAM, which every account can reach; a 401 or a 403 to it is a
+    refusal of the keys.
+
+    ``status`` is fed by the account's other calls too: the check asks the cloud only when
+    nothing accepted the keys in the last ``accepted_for`` seconds and no refusal is
+    remembered. One check at a time: concurrent callers share its answer.
+    """
+
+    operation = "iam.list_auth_projects"
+    # A check that passed stands this long (unless a call is refused meanwhile): the
+    # account's handler runs on every change and wake-up of it, and its resources' passes
+    # ask before they call; this bounds what a quiet account costs to one cheap read per
+    # 5 minutes, the default resync interval, at which a busy account's own calls (drift
+    # listings included) prove the keys anyway.
+    accepted_for = 300.0
+
+    def __init__(self, client: httpx.AsyncClient, status: AuthStatus, *,
+                 timeout: float) -> None:
+        self._client = client
+        self.status = status
+        self._timeout = timeout
+        self._lock = asyncio.Lock()
+
+    async def verify(self) -> None:
+        """Returns when the keys are accepted; raises the refusal (AuthError, remembered in
+        ``status``) or why the cloud gave no verdict (another CloudError)."""
+        if self._known():
+            return
+        async with self._lock:
+            if not self._known():
+                await self._ask()
+
+    def _known(self) -> bool:
+        """True when the keys were accepted lately; raises a remembered refusal."""
+        remembered = self.status.remembered
+        if remembered is not None:
+            raise copy.copy(remembered)  # a copy each: callers' tracebacks stay their own
+        return self.status.accepted_within(self.accepted_for)
+
+    async def _ask(self) -> None:
+        try:
+            await send_once(self._client, "GET", "/v3/auth/projects",
+                            operation=self.operation, request_timeout=self._timeout)
+        except (AuthError, AccessDeniedError) as error:
+            refused = error if isinstance(error, AuthError) else AuthError(
+                error.message, status=error.status, code=error.code,
+                operation=error.operation, request_id=error.request_id)
+            self.status.record(refused)
+            raise refused from None
+        self.status.record(None)
 
 
 class TokenProvider:
@@ -132,17 +239,14 @@ class TokenProvider:
     seconds before it expires, and after a 401. One fetch at a time (asyncio.Lock):
     any number of concurrent callers share one fetch.
 
-    A login IAM refuses (AuthError) is remembered for ``failure_memory`` seconds, twice as
-    long after each further refusal up to ``max_failure_memory``: meanwhile every caller
-    gets that same error without asking IAM, which locks a user out after a few failed
-    logins (Huawei Cloud's default: 5 within 15 minutes). A changed password comes with a
+    A login IAM refuses (AuthError) is remembered in ``status`` (see AuthStatus): meanwhile
+    every caller gets that same error without asking IAM. A changed password comes with a
     new provider.
     """
 
+    operation = "iam.create_token"
     refresh_margin = 300.0
     default_ttl = 24 * 3600.0  # when IAM's answer does not say how long the token lives
-    failure_memory = 90.0
-    max_failure_memory = 1800.0
 
     def __init__(
         self,
@@ -166,21 +270,7 @@ class TokenProvider:
         self._lock = asyncio.Lock()
         self._token: SecretStr | None = None
         self._refresh_at = 0.0  # on self._clock
-        self.status = status or AuthStatus()
-        self._failure: AuthError | None = None
-        self._failures = 0  # refused logins in a row
-        self._failure_until = 0.0  # on self._clock
-
-    @property
-    def failure(self) -> AuthError | None:
-        """The refused login callers get instead of a token, while it is remembered."""
-        return self._failure if self._clock() < self._failure_until else None
-
-    def failure_remembered_for(self) -> float:
-        """Seconds until IAM may be asked again (0: now)."""
-        if self.failure is None:
-            return 0.0
-        return self._failure_until - self._clock()
+        self.status = status or AuthStatus(clock=clock)
 
     def _fresh(self) -> bool:
         return self._token is not None and self._clock() < self._refresh_at
@@ -204,24 +294,19 @@ class TokenProvider:
             return self._token.get_secret_value()
 
     async def _fetch(self) -> None:
-        remembered = self.failure
+        remembered = self.status.remembered
         if remembered is not None:
             raise copy.copy(remembered)  # a copy each: callers' tracebacks stay their own
         try:
             await self._login()
         except AuthError as refused:
-            memory = min(self.failure_memory * 2 ** self._failures, self.max_failure_memory)
-            self._failures += 1
-            self._failure, self._failure_until = refused, self._clock() + memory
-            log.warning("IAM refused the login of user %s; not asking again for %.0f s",
-                        self._user, memory)
             self.status.record(refused)
+            log.warning("IAM refused the login of user %s; not asking again for %.0f s",
+                        self._user, self.status.remembered_for())
             raise
-        self._failure, self._failures = None, 0
         self.status.record(None)
 
     async def _login(self) -> None:
-        operation = "iam.create_token"
         body = {
             "auth": {
                 "identity": {
@@ -238,25 +323,13 @@ class TokenProvider:
             }
         }
         sent_at = self._clock()
-        try:
-            response = await self._client.post(
-                "/v3/auth/tokens",
-                json=body,
-                timeout=self._timeout,
-                extensions={OPERATION_KEY: operation},
-            )
-        except httpx.TransportError as exc:
-            raise transport_error(exc, operation=operation) from None
-        if response.status_code >= 300:
-            raise classify(
-                response.status_code, response.content, operation=operation,
-                headers=response.headers,
-            )
+        response = await send_once(self._client, "POST", "/v3/auth/tokens", json=body,
+                                   operation=self.operation, request_timeout=self._timeout)
         token = response.headers.get("X-Subject-Token")
         if not token:
             raise AuthError(
                 "IAM answered without an X-Subject-Token header",
-                status=response.status_code, operation=operation,
+                status=response.status_code, operation=self.operation,
             )
         ttl = self._ttl(response)
         self._token = SecretStr(token)

@@ -12,7 +12,7 @@ from types import TracebackType
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
-from .auth import AkSkAuth, AuthStatus, TokenAuth, TokenProvider
+from .auth import AkSkAuth, AkSkCheck, AuthStatus, TokenAuth, TokenProvider
 from .caller import Caller, MeteringTransport, OnCall
 from .endpoints import Endpoints
 from .limiter import AimdLimiter, LimiterRegistry
@@ -64,8 +64,8 @@ class CloudSession:
     """Async context manager owning the httpx clients of one account.
 
     ``auth_status`` tells whether the cloud accepted its credentials lately: for an IAM
-    user, from its logins; for AK/SK, which has no login, from the answers to its calls.
-    ``on_auth_change`` is called when that flips.
+    user, from its logins; for AK/SK, which has no login, from its checks and the answers to
+    its calls. ``on_auth_change`` is called when that flips. ``verify`` proves them.
     """
 
     vpn: VpnClient
@@ -103,12 +103,17 @@ class CloudSession:
             self._clients.append(made)
             return made
 
-        self.auth_status = AuthStatus(on_auth_change)
+        self.auth_status = AuthStatus(on_auth_change, clock=clock)
         self.token_provider: TokenProvider | None = None
+        self._aksk_check: AkSkCheck | None = None
         auth: httpx.Auth
         if account.uses_aksk:
             assert account.access_key is not None and account.secret_key is not None
             auth = AkSkAuth(account.access_key, account.secret_key, project_id=account.project_id)
+            # IAM is a global service: signed without the project (the SDK's IAM client
+            # sends none either).
+            iam = client(endpoints.iam, AkSkAuth(account.access_key, account.secret_key))
+            self._aksk_check = AkSkCheck(iam, self.auth_status, timeout=REQUEST_TIMEOUT)
         else:
             assert account.iam_domain and account.iam_user and account.iam_password is not None
             self.token_provider = TokenProvider(
@@ -131,6 +136,16 @@ class CloudSession:
 
         self.vpn = VpnClient(caller(endpoints.vpn), account.project_id)
         self.rocketmq = RocketMqClient(caller(endpoints.dms), account.project_id)
+
+    async def verify(self) -> None:
+        """Proves the credentials to the cloud: an IAM user's login (the token its calls
+        use), or the AK/SK check. Returns at once while ``auth_status`` already knows; raises
+        the refusal (AuthError) or why the cloud gave no verdict (another CloudError)."""
+        if self.token_provider is not None:
+            await self.token_provider.token()
+        else:
+            assert self._aksk_check is not None
+            await self._aksk_check.verify()
 
     async def __aenter__(self) -> CloudSession:
         return self

@@ -3,8 +3,9 @@ credentials Secret) or the operator's default account from the environment (HW_*
 
 A HuaweiCloudAccount's Secret is watched (SecretRefs): a change, deletion or creation wakes
 the account, whose handler re-reads it (`Accounts.check`). The account's Ready condition
-says whether it can be used; when that changes the handler wakes the resources naming it,
-which wait (woken, not retried) while it cannot.
+says whether it can be used: the cloud accepted its credentials (CloudSession.verify). When
+that changes the handler wakes the resources naming it, which wait (woken, not retried)
+while it cannot.
 """
 
 from __future__ import annotations
@@ -151,43 +152,40 @@ class Accounts:
 
     async def session(self, account_name: str | None, namespace: str) -> CloudSession:
         """The account's session for a resource in `namespace`: AccountNotAllowed first when
-        the account does not admit it. An IAM account's login is checked first (one token
-        request shared by all, then cached; a refusal is remembered): while IAM refuses it,
-        passes end AuthFailed and wait for the account to wake them, instead of each
-        retrying."""
+        the account does not admit it. A named account's credentials are proven first (one
+        IAM login or AK/SK check shared by all its passes, and remembered, a refusal too):
+        while the cloud refuses them, passes end AuthFailed and wait for the account to wake
+        them, instead of each trying."""
         entry = await self._entry(account_name, namespace)
+        if account_name:
+            await self._verify(account_name, entry)
         assert entry.session is not None
-        if account_name and entry.session.token_provider is not None:
-            await self._login(account_name, entry.session)
         return entry.session
 
     async def check(self, name: str) -> str:
         """For the account's handler: reads the account and its Secret afresh, and returns
-        its Ready message or raises why it cannot be used. An IAM user's login is tried (the
-        one its resources share; a refusal wakes the account again when IAM may be asked
-        again); AK/SK has no login: it fails when the cloud refused its resources' calls."""
+        its Ready message or raises why it cannot be used. Ready means the cloud accepted the
+        credentials; it is asked only when that is not known already (new credentials, or
+        none of their calls answered lately: see AkSkCheck and AuthStatus), so that wake-ups
+        of the account cost no calls. A refusal wakes the account again when the cloud may
+        be asked again."""
         self.forget(name)
         self._recheck(name, None)
         entry = await self._entry(name, None)
-        session = entry.session
-        assert session is not None
-        provider = session.token_provider
-        if provider is None:
-            refused = session.auth_status.failure
-            if refused is not None:
-                raise AuthFailed(f"the cloud refused the AK/SK of HuaweiCloudAccount {name} "
-                                 f"from {entry.source}: {refused}", woken=True)
-            return f"AKSK credentials found in {entry.source}"
+        assert entry.session is not None
         try:
-            await self._login(name, session)
+            await self._verify(name, entry)
         except AuthFailed:
-            self._recheck(name, provider.failure_remembered_for())
+            self._recheck(name, entry.session.auth_status.remembered_for())
             raise
         except CloudError as error:
+            what = f"the check of HuaweiCloudAccount {name}'s credentials"
             if error.retryable:
-                raise CloudBusy(f"IAM did not answer the login: {error}") from None
-            raise InvalidInput(f"IAM refused the login request: {error}", woken=True) from None
-        return f"IAMPassword credentials found in {entry.source}; IAM accepted the login"
+                raise CloudBusy(f"the cloud did not answer {what}: {error}") from None
+            raise InvalidInput(f"the cloud refused {what} as a request: {error}",
+                               woken=True) from None
+        auth_type = "AKSK" if entry.session.token_provider is None else "IAMPassword"
+        return f"{auth_type} credentials in {entry.source}: the cloud accepted them"
 
     def forget(self, account_name: str) -> None:
         """The account or its Secret changed: the next use re-reads it (replacing the session
@@ -280,13 +278,18 @@ class Accounts:
         return account_config(spec, secret), f"Secret {ref.namespace}/{ref.name}"
 
     @staticmethod
-    async def _login(name: str, session: CloudSession) -> None:
-        assert session.token_provider is not None
+    async def _verify(name: str, entry: _Entry) -> None:
+        """The one way an account's credentials are proven (CloudSession.verify); a refusal
+        names the account and the cloud's answer, never the credentials."""
+        session = entry.session
+        assert session is not None
         try:
-            await session.token_provider.token()
+            await session.verify()
         except AuthError as refused:
-            raise AuthFailed(f"IAM refused the login of HuaweiCloudAccount {name}: {refused}",
-                             woken=True) from None
+            who = f"HuaweiCloudAccount {name}"
+            message = f"IAM refused the login of {who}" if session.token_provider else \
+                f"the cloud refused the AK/SK of {who} from {entry.source}"
+            raise AuthFailed(f"{message}: {refused}", woken=True) from None
 
     def _recheck(self, name: str, delay: float | None) -> None:
         """Wakes the account after `delay` seconds (None: no more), replacing any earlier."""
@@ -295,7 +298,7 @@ class Accounts:
             pending.cancel()
         if delay is not None:
             self._rechecks[name] = self._wakes.later(delay, account_key(name),
-                                                     "IAM may be asked again")
+                                                     "the cloud may be asked again")
 
     def pacer_snapshots(self) -> list[tuple[str, str, dict[str, float]]]:
         """(account, pacer key, its state) of every session's per-server pacers; the
