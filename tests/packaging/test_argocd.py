@@ -139,12 +139,18 @@ def test_stalled_is_degraded_whatever_the_reason() -> None:
         [{"status": "Degraded", "message": "SomethingNew: needs a change"}]
 
 
-def test_before_the_first_pass_the_reconciling_condition_speaks() -> None:
-    pending = {"type": "Reconciling", "status": "True", "reason": "Pending",
-               "message": "the operator has not handled this object yet"}
-    obj = {**written_for(Reason.AVAILABLE), "status": {"conditions": [pending]}}
+PENDING = {"type": "Reconciling", "status": "True", "reason": "Pending",
+           "message": "the operator has not handled this object yet"}
+
+
+@pytest.mark.parametrize("status, message", [
+    (None, "Waiting for the operator to report status"),  # stored under a CRD without default
+    ({"conditions": [PENDING]}, f"Pending: {PENDING['message']}"),  # the CRD's default
+], ids=["no-status", "pending"])
+def test_before_the_first_pass(status: dict | None, message: str) -> None:
+    obj = {**written_for(Reason.AVAILABLE), "status": status}
     assert argocd_health(script_of("VpnUser"), [obj]) == [
-        {"status": "Progressing", "message": f"Pending: {pending['message']}"}]
+        {"status": "Progressing", "message": message}]
 
 
 def test_an_object_being_deleted_is_not_healthy() -> None:
