@@ -34,6 +34,11 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "account-existing": {"defaultAccount": {"existingSecret": "my-hwcloud-account"}},
     "servicemonitor": {"metrics": {"serviceMonitor": {"enabled": True,
                                                       "labels": {"release": "prometheus"}}}},
+    "monitoring": {  # tests/packaging/alerts-test.yaml expects these labels and runbook URLs
+        "prometheusRule": {"enabled": True, "alertLabels": {"team": "platform"},
+                           "runbookBaseUrl": "https://git.example.test/platform/"
+                                             "hwcloud-access-operator/-/blob/main/README.md"},
+        "grafanaDashboard": {"enabled": True}},
 }
 
 

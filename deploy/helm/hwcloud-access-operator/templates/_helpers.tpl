@@ -144,3 +144,24 @@ README's "Install with Helm" for why.
   resources: ["customresourcedefinitions"]
   verbs: ["list", "watch"]
 {{- end }}
+
+{{/* PromQL label matchers that pick this release's series: as a ServiceMonitor scrape labels
+them (job: the metrics Service's name), unless prometheusRule.selector says otherwise. */}}
+{{- define "hwcloud-access.metricsSelector" -}}
+{{- $job := printf "%s-metrics" (include "hwcloud-access.fullname" .) }}
+{{- default (printf "job=%q, namespace=%q" $job .Release.Namespace) .Values.prometheusRule.selector }}
+{{- end }}
+
+{{/* One alert's name, labels and annotations (dict: root, alert, severity, summary,
+description); its runbook is the README section named after it. */}}
+{{- define "hwcloud-access.alert" -}}
+{{- $values := .root.Values.prometheusRule }}
+{{- $base := required "prometheusRule.runbookBaseUrl is required: where this repository's README is served (each alert links to its runbook there), e.g. https://git.example.com/platform/hwcloud-access-operator/-/blob/main/README.md" $values.runbookBaseUrl -}}
+alert: {{ .alert }}
+labels:
+  {{- merge (dict "severity" .severity) (default dict $values.alertLabels) | toYaml | nindent 2 }}
+annotations:
+  summary: {{ .summary | quote }}
+  description: {{ .description | quote }}
+  runbook_url: {{ printf "%s#%s" $base (lower .alert) | quote }}
+{{- end }}
