@@ -179,10 +179,10 @@ async def send_once(client: httpx.AsyncClient, method: str, path: str, *, operat
 
 
 class AkSkCheck:
-    """Proves an AK/SK to the cloud: IAM's ``GET /v3/auth/projects`` (the projects the
-    keys reach), signed with them. It is read-only, needs no permission beyond valid keys,
-    and is answered by IAM, which every account can reach; a 401 or a 403 to it is a
-    refusal of the keys.
+    """Proves an AK/SK to the cloud: IAM's ``GET /v3/auth/projects`` (Keystone's list of
+    the projects the caller may access), signed with them. It is read-only and about the
+    caller itself, in a service of every region; a 401 or a 403 to it is a refusal of the
+    keys.
 
     ``status`` is fed by the account's other calls too: the check asks the cloud only when
     nothing accepted the keys in the last ``accepted_for`` seconds and no refusal is
