@@ -27,8 +27,9 @@ test: venv binaries
 demo: venv binaries
 	$(BIN)/hwcloud-access demo
 
-# The benchmark (docs/benchmark.md): BENCH_N, BENCH_MQ_N, BENCH_APPLY_DELAY,
-# BENCH_QUEUE_CAPACITY, ... on the command line, e.g. `make bench BENCH_N=200`.
+# The benchmark (docs/benchmark.md): one VPN server and several at once (BENCH_SCENARIOS);
+# BENCH_N, BENCH_SIZES, BENCH_SERVERS, BENCH_USERS_PER_SERVER, ... on the command line,
+# e.g. `make bench BENCH_SCENARIOS=one BENCH_N=200`.
 bench: venv binaries
 	$(BIN)/python tools/bench/bench.py
 
