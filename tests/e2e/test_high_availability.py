@@ -11,7 +11,6 @@ not see these objects."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -21,11 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from tests.e2e.test_operator import cloud_users, user
+from tests.e2e.test_operator import cloud_users, mq_user, user
 from tests.support.emulator import EmulatorProcess
 from tests.support.operator import (
     OperatorProcess,
-    condition,
     operator_env,
     wait_for,
     wait_ready,
@@ -62,7 +60,8 @@ def bed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testbed]:
 
 @pytest.fixture
 def cloud() -> Iterator[EmulatorProcess]:
-    with EmulatorProcess({"apply_delay": APPLY_DELAY, "queue_capacity": 100,
+    with EmulatorProcess({"apply_delay": APPLY_DELAY, "rocketmq_apply_delay": APPLY_DELAY,
+                          "queue_capacity": 100,
                           "credentials": list(KEYS.values())}) as emulator:
         yield emulator
 
@@ -106,13 +105,14 @@ def replicas(bed: Testbed, cloud: EmulatorProcess, tmp_path: Path) -> Iterator[R
 
 
 @pytest.fixture
-def ns(bed: Testbed, replicas: Replicas) -> Iterator[str]:
+def ns(bed: Testbed, cloud: EmulatorProcess, replicas: Replicas) -> Iterator[str]:
     """A fresh namespace, deleted while the replicas still run (they delete its objects from
     the cloud and release them): the next test's replicas find nothing old to resume."""
     name = f"ha-{uuid.uuid4().hex[:8]}"
     bed.kubectl("create", "namespace", name)
     yield name
-    bed.kubectl("delete", "namespace", name, "--timeout=120s", check=False)
+    cloud.clear_faults()
+    bed.kubectl("delete", "namespace", name, "--timeout=60s", check=False)
 
 
 def callers(emulator: EmulatorProcess) -> dict[str, dict]:
@@ -122,12 +122,25 @@ def callers(emulator: EmulatorProcess) -> dict[str, dict]:
             if key["access_key"] in clients}
 
 
-def reasons(testbed: Testbed, namespace: str) -> dict[str, str]:
-    """Each VpnUser's Ready reason."""
-    listing = json.loads(testbed.kubectl("get", "vpnusers", "-n", namespace, "-o",
-                                         "json").stdout)
-    return {obj["metadata"]["name"]: condition(obj).get("reason", "")
-            for obj in listing["items"]}
+def in_the_cloud(emulator: EmulatorProcess, names: list[str]) -> dict[str, str]:
+    """Where each VPN user of these names is: "visible", "applying" (the create accepted,
+    not applied yet) or "not sent"."""
+    server = emulator.vpn_state()
+    visible = {user["name"] for user in server["users"]}
+    applying = {change["name"] for change in server["pending"] if change["op"] == "put_user"}
+    return {name: "visible" if name in visible else "applying" if name in applying
+            else "not sent" for name in names}
+
+
+def start_pair(bed: Testbed, cloud: EmulatorProcess, replicas: Replicas, ns: str,
+               name: str) -> tuple[str, str]:
+    """replica-a and replica-b started together, and a VpnUser `name` made Ready by the one
+    that acts: (the active replica, the standby)."""
+    replicas("replica-a", "replica-b")
+    bed.apply(user(name, f"{name}-{ns}"), ns)
+    wait_ready(bed, "VpnUser", name, ns)
+    [active] = callers(cloud)
+    return active, ({"replica-a", "replica-b"} - {active}).pop()
 
 
 def report(capsys: pytest.CaptureFixture[str], line: str) -> None:
@@ -150,31 +163,29 @@ def test_replicas_started_together_never_both_act(bed, cloud, replicas, ns) -> N
 
 def test_after_sigkill_the_standby_acts_within_the_lifetime_and_resumes_every_wait(
         bed, cloud, replicas, ns, capsys) -> None:
-    replicas("replica-a", "replica-b")
-    bed.apply(user("doomed", f"doomed-{ns}"), ns)
-    wait_ready(bed, "VpnUser", "doomed", ns)
-    [active] = callers(cloud)
-    standby = ({"replica-a", "replica-b"} - {active}).pop()
+    active, standby = start_pair(bed, cloud, replicas, ns, "doomed")
 
     # A delete the cloud refuses: it waits, tried again with growing delays.
     cloud.set_faults(deny_operations=["delete_user"])
     bed.kubectl("delete", "vpnuser", "doomed", "-n", ns, "--wait=false")
     wait_reason(bed, "VpnUser", "doomed", ns, "DeleteBlocked")
     # Each call takes a second and one create goes at a time: the first of the line is
-    # applying (created, not yet visible) while the others wait for their turn.
+    # applying (accepted, not visible yet) while the others wait for their turn.
     cloud.set_faults(latency=1.0)
     line = [f"line-{number}" for number in range(4)]
     for name in line:
         bed.apply(user(name, f"{name}-{ns}"), ns)
-    wait_for(lambda: {"Applying", "Creating"} <= set(reasons(bed, ns).values()), 60,
-             what="one create applying while others wait for their turn")
+    cloud_names = [f"{name}-{ns}" for name in line]
+    wait_for(lambda: {"applying", "not sent"} <= set(in_the_cloud(cloud, cloud_names).values()),
+             60, what="one create applying while others wait for their turn")
     assert set(callers(cloud)) == {active}, "the standby called the cloud while both ran"
 
     killed = time.time()
     replicas.started[active].kill()
     cloud.set_faults(latency=0.0, deny_operations=[])
-    bed.apply(user("after", f"after-{ns}"), ns)
-    wait_ready(bed, "VpnUser", "after", ns, timeout=60)
+    # On a RocketMQ instance: its creates do not wait behind the VPN server's line.
+    bed.apply(mq_user("after", f"after-{ns}"), ns)
+    wait_ready(bed, "MqUser", "after", ns, timeout=60)
     ready_after = time.time() - killed
     took_over = callers(cloud)[standby]["first"] - killed
     report(capsys, f"SIGKILL of the active replica: the standby's first cloud call after "
@@ -184,18 +195,15 @@ def test_after_sigkill_the_standby_acts_within_the_lifetime_and_resumes_every_wa
 
     for name in line:
         wait_ready(bed, "VpnUser", name, ns, timeout=60)
-        assert len(cloud_users(cloud, f"{name}-{ns}")) == 1
+    assert set(in_the_cloud(cloud, cloud_names).values()) == {"visible"}
+    assert all(len(cloud_users(cloud, name)) == 1 for name in cloud_names)
     wait_for(lambda: bed.get("VpnUser", "doomed", ns) is None, 60, what="the delete resumed")
     assert cloud_users(cloud, f"doomed-{ns}") == []
 
 
 def test_sigterm_hands_over_at_once_and_a_replica_started_later_stands_by(
         bed, cloud, replicas, ns, capsys) -> None:
-    replicas("replica-a", "replica-b")
-    bed.apply(user("first", f"first-{ns}"), ns)
-    wait_ready(bed, "VpnUser", "first", ns)
-    [active] = callers(cloud)
-    standby = ({"replica-a", "replica-b"} - {active}).pop()
+    active, standby = start_pair(bed, cloud, replicas, ns, "first")
 
     [late] = replicas("replica-c")  # while the active one acts
     wait_for(lambda: "Initial authentication has finished" in late.log(), STARTUP_TIMEOUT,
