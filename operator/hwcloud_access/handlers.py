@@ -85,16 +85,17 @@ def _resource(body: kopf.Body) -> Resource:
 
 
 def _finish(resource: Resource, patch: kopf.Patch, outcome: Outcome) -> None:
-    """Writes the outcome to status, posts its Events, and tells kopf what comes next."""
+    """Writes the outcome to status (what the API server does not hold yet), posts its
+    Events, and tells kopf what comes next."""
     status = {**outcome.status,
-              "conditions": conditions_for(outcome, resource.status.get("conditions"),
+              "conditions": conditions_for(outcome, resource.written.get("conditions"),
                                            resource.generation),
               "observedGeneration": resource.generation}
     requested = resource.annotations.get(RECONCILE_REQUEST_ANNOTATION)
     if requested is not None:  # the pass a user asked for has run
         status["lastHandledReconcileAt"] = requested
     for key, value in status.items():
-        if resource.status.get(key) != value:  # unchanged fields cost no API write
+        if resource.written.get(key) != value:  # unchanged fields cost no API write
             patch.status[key] = value
     for event in outcome.events:
         kopf.event(resource.body, type=event.type, reason=event.reason, message=event.message)
@@ -112,12 +113,13 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims
     rt = runtime()
     resource = _resource(body)
     adapter = ADAPTERS[resource.kind.kind]
-    outcome = await rt.engine.reconcile(adapter, resource, attempt=retry, claims=cloud_claims)
+    outcome, resource = await rt.engine.settle(adapter, resource, attempt=retry,
+                                               claims=cloud_claims)
     key = resource.key
     if outcome.ready and outcome.cloud_object is not None:
         rt.drift.track(key, outcome.view, adapter.cloud_id, outcome.cloud_object,
                        outcome.resync_interval)
-    status = {**resource.status, **outcome.status,
+    status = {**resource.written, **outcome.status,
               "conditions": conditions_for(outcome, None, resource.generation)}
     await rt.dependencies.passed(key, dict(body.get("spec") or {}), status)
     _finish(resource, patch, outcome)

@@ -66,7 +66,8 @@ def test_deleted_after_a_crash_between_the_create_and_its_answer(stack) -> None:
     cloud_name = f"lost-{ns}"[:32]
     operator.stop()
     try:
-        emulator.set_config(apply_delay=8.0)
+        emulator.set_config(apply_delay=45.0)  # still applying when the delete is resolved,
+        # even by an operator busy with what earlier tests left behind
         manifest = user("lost", cloud_name)
         manifest["metadata"]["finalizers"] = ["access.hwcloud.dev/finalizer"]
         testbed.apply(manifest, ns)
@@ -85,7 +86,7 @@ def test_deleted_after_a_crash_between_the_create_and_its_answer(stack) -> None:
                         and obj["status"].get("id") and obj, 30, what="the create resolved")
     assert deleting["status"]["id"] == made, "the create sent again named what the first made"
     assert cloud_users(emulator, cloud_name) == []  # not visible yet: still held
-    wait_for(lambda: gone(testbed, "VpnUser", "lost", ns), 60, what="VpnUser released")
+    wait_for(lambda: gone(testbed, "VpnUser", "lost", ns), 120, what="VpnUser released")
     emulator.set_config(apply_delay=0.3)
     emulator.apply_now()
     assert cloud_users(emulator, cloud_name) == [], "the user made before the crash is left"

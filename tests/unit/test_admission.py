@@ -22,13 +22,18 @@ def key(n: int) -> ObjectKey:
     return ObjectKey("VpnUser", "ns", f"u{n}")
 
 
-async def test_a_bounded_number_inside_the_rest_woken_in_order() -> None:
+def admitting(limit: int, clock: Clock, **settings: float) -> tuple[Admission, list]:
+    """An Admission and the keys it woke."""
     woken: list = []
 
     async def wake(k, why):
         woken.append(k)
 
-    admission = Admission(wake, limit=2, clock=Clock())
+    return Admission(wake, limit=limit, clock=clock, **settings), woken
+
+
+async def test_a_bounded_number_inside_the_rest_woken_in_order() -> None:
+    admission, woken = admitting(2, Clock())
     assert admission.enter(S, key(1)) == 0
     assert admission.enter(S, key(2)) == 0
     assert admission.enter(S, key(3)) == 1
@@ -46,13 +51,8 @@ async def test_a_bounded_number_inside_the_rest_woken_in_order() -> None:
 
 
 async def test_a_turn_held_for_an_object_that_never_comes_back_expires() -> None:
-    woken: list = []
-
-    async def wake(k, why):
-        woken.append(k)
-
     clock = Clock()
-    admission = Admission(wake, limit=1, hold=30, clock=clock)
+    admission, woken = admitting(1, clock, hold=30)
     assert admission.enter(S, key(1)) == 0
     assert admission.enter(S, key(2)) == 1
     assert admission.enter(S, key(3)) == 2
@@ -62,3 +62,19 @@ async def test_a_turn_held_for_an_object_that_never_comes_back_expires() -> None
     clock.now = 31
     assert admission.enter(S, key(3)) == 0
     admission.forget(key(2))
+
+
+async def test_a_pass_waiting_for_its_turn_is_told_without_a_wake_up() -> None:
+    admission, woken = admitting(1, Clock())
+    assert admission.enter(S, key(1)) == 0
+    assert admission.enter(S, key(2)) == 1
+    assert admission.enter(S, key(3)) == 2
+    waiting = asyncio.ensure_future(admission.turn(S, key(2), patience=5))
+    await asyncio.sleep(0)
+    admission.leave(S, key(1))
+    assert await waiting is True
+    assert admission.enter(S, key(2)) == 0  # its turn was held for it
+    assert await admission.turn(S, key(3), patience=0.01) is False  # gave up: woken instead
+    admission.leave(S, key(2))
+    await asyncio.sleep(0)
+    assert woken == [key(3)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from hwcloud_access.cloud import (
     PasswordReusedError,
     TransportError,
 )
+from hwcloud_access.reconcile import engine as engine_module
 from hwcloud_access.reconcile.admission import Admission
 from hwcloud_access.reconcile.credentials import Fingerprinter
 from hwcloud_access.reconcile.dependencies import Dependencies
@@ -660,3 +661,36 @@ async def test_a_bad_resync_interval_is_reported_and_ignored(engine, cloud, valu
     good = await engine.reconcile(adapter, resource(
         annotations={"access.hwcloud.dev/resync-interval": "600s"}), claims=NO_CLAIMS)
     assert good.synced and good.resync_interval == 600.0
+
+
+async def test_settle_waits_in_memory_for_a_change_to_apply(engine, cloud, monkeypatch) -> None:
+    """The create and its apply in one handler call: only the intent is written meanwhile,
+    and what the API server holds (`written`) is what the final status write compares with."""
+    slept: list[float] = []
+
+    async def applied_after(delay: float) -> None:
+        slept.append(delay)
+        if len(slept) == 2:  # visible at the third look
+            cloud.apply()
+
+    monkeypatch.setattr(engine_module.asyncio, "sleep", applied_after)
+    kube = engine.kube
+    outcome, seen = await engine.settle(FakeAdapter(cloud), resource(), claims=NO_CLAIMS)
+    assert (outcome.ready, outcome.reason) == (True, Reason.AVAILABLE)
+    assert [e.reason for e in outcome.events] == ["Created"]
+    assert cloud.ops() == ["create"] and len(slept) == 2
+    assert [set(p) for p in kube.patches] == [{"pendingChange", "conditions"}]  # the intent
+    assert seen.written["pendingChange"]["action"] == "create"  # on the server until the end
+    assert "id" not in seen.written and seen.status["id"] == outcome.status["id"]
+
+
+async def test_settle_hands_a_long_wait_back(cloud, monkeypatch) -> None:
+    engine = make_engine(replace(FRESH, settle_max_wait=2.5), cloud)
+
+    async def never_applied(delay: float) -> None:
+        pass
+
+    monkeypatch.setattr(engine_module.asyncio, "sleep", never_applied)
+    outcome, _ = await engine.settle(FakeAdapter(cloud), resource(), claims=NO_CLAIMS)
+    assert (outcome.reason, outcome.next) == (Reason.APPLYING, Next.REQUEUE)
+    assert cloud.ops() == ["create"]  # looked again, never created twice

@@ -9,6 +9,7 @@ a turn frees up. A woken object's turn is kept for it for `hold` seconds.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -26,6 +27,8 @@ class _Line:
     inside: set[ObjectKey] = field(default_factory=set)
     held: dict[ObjectKey, float] = field(default_factory=dict)  # woken key -> held until
     waiting: OrderedDict[ObjectKey, None] = field(default_factory=OrderedDict)
+    # Those waiting inside their pass (`turn`): told directly, with no wake-up to write.
+    present: dict[ObjectKey, asyncio.Future[None]] = field(default_factory=dict)
 
 
 class Admission:
@@ -55,6 +58,20 @@ class Admission:
         line.inside.add(key)
         return 0
 
+    async def turn(self, scope: ViewKey, key: ObjectKey, patience: float) -> bool:
+        """Waits inside the pass for `key`'s turn (then `enter` lets it in); False after
+        `patience` seconds, and it is woken when its turn comes instead."""
+        line = self._lines[scope]
+        future = line.present[key] = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(future), patience)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            if line.present.get(key) is future:
+                del line.present[key]
+
     def leave(self, scope: ViewKey, key: ObjectKey) -> None:
         """`key` is done creating: the next in line is woken and its turn held for it."""
         line = self._lines[scope]
@@ -62,12 +79,16 @@ class Admission:
         self._fill(line)
 
     def _fill(self, line: _Line) -> None:
-        """Wakes the next in line; the wake-ups run in the background so that the pass
-        that left is not held up by them."""
+        """Lets the next in line know: a pass waiting for it directly, any other by a
+        wake-up in the background (the pass that left is not held up by it)."""
         while line.waiting and len(line.inside) + len(line.held) < self.limit:
             woken, _ = line.waiting.popitem(last=False)
             line.held[woken] = self.clock() + self.hold
-            self._wakes.soon(woken, "its turn to create")
+            present = line.present.pop(woken, None)
+            if present is not None and not present.done():
+                present.set_result(None)
+            else:
+                self._wakes.soon(woken, "its turn to create")
 
     def forget(self, key: ObjectKey) -> None:
         """The resource is gone: it gives up its place."""

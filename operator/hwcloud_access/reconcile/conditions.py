@@ -15,11 +15,12 @@ from .outcome import Outcome, Reason
 # Work in flight: the resource gets there without anyone doing anything.
 RECONCILING = frozenset({Reason.PENDING, Reason.CREATING, Reason.APPLYING, Reason.UPDATING,
                          Reason.DELETING, Reason.CLOUD_BUSY, Reason.DEPENDENCY_NOT_READY,
-                         Reason.IN_USE, Reason.ERROR})
+                         Reason.IN_USE})
 # Cannot converge without a change (of the spec, the account, the cloud's permissions, ...).
 STALLED = frozenset({Reason.INVALID_SPEC, Reason.AUTH_FAILED, Reason.ACCESS_DENIED,
                      Reason.NOT_FOUND, Reason.ALREADY_EXISTS, Reason.ALREADY_OWNED,
-                     Reason.ACCOUNT_NOT_ALLOWED, Reason.DELETE_BLOCKED})
+                     Reason.ACCOUNT_NOT_ALLOWED, Reason.DELETE_BLOCKED,
+                     Reason.ERROR})  # an answer the error table does not know: not retried
 
 
 def now_rfc3339() -> str:

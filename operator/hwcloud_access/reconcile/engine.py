@@ -7,6 +7,7 @@ again, and the caller (the kopf handler) schedules that.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -61,6 +62,10 @@ class EngineSettings:
     # slowly: the finalizer stays until the cloud confirms the object gone.
     blocked_base_delay: float = 5.0
     blocked_max_delay: float = 300.0
+    # A change the cloud is applying, or a turn to create, is waited for inside the pass this
+    # long at most; longer waits go back to kopf (a status write, kopf's retry state, and a
+    # touch or a wake-up each).
+    settle_max_wait: float = 30.0
 
 
 def client_token(uid: str, lost_id: str | None = None) -> str:
@@ -146,7 +151,7 @@ class Engine:
                                                   resource.generation)
         await self.kube.patch_status(resource.kind, resource.namespace or "", resource.name,
                                      status)
-        resource.body["status"] = {**resource.status, **status}
+        resource.record(status)
 
     async def _observe(self, adapter: Adapter, ctx: Context, desired: Any,
                        max_age: float, *, waiting: bool = False) -> Any:
@@ -182,6 +187,28 @@ class Engine:
         return backoff(attempt, self.settings.blocked_base_delay, self.settings.blocked_max_delay)
 
     # -- reconcile -----------------------------------------------------------------------
+    async def settle(self, adapter: Adapter, resource: Resource, attempt: int = 0, *,
+                     claims: Claims) -> tuple[Outcome, Resource]:
+        """Passes until the outcome is more than a short wait for the cloud to apply a change:
+        those waits happen here, in memory (no status write, no retry state for kopf to
+        store, no touch to wake it), up to `settle_max_wait` seconds in all. A crash meanwhile
+        loses nothing: the next start resolves the create's intent. Returns the last
+        outcome, with the events of every pass, and the resource as the last pass saw it
+        (its `written` is what the API server holds)."""
+        events: list[Event] = []
+        waited = 0.0
+        while True:
+            outcome = await self.reconcile(adapter, resource, attempt, claims=claims)
+            events.extend(outcome.events)
+            short = outcome.next is Next.REQUEUE and outcome.reason is Reason.APPLYING
+            if not short or waited + outcome.delay > self.settings.settle_max_wait:
+                outcome.events = events
+                return outcome, resource
+            await asyncio.sleep(outcome.delay)
+            waited += outcome.delay
+            attempt += 1
+            resource = resource.with_status(outcome.status)
+
     async def reconcile(self, adapter: Adapter, resource: Resource, attempt: int = 0, *,
                         claims: Claims) -> Outcome:
         """One pass. `claims`: who claims which cloud object (the kopf index)."""
@@ -280,6 +307,8 @@ class Engine:
             token = client_token(resource.uid, known_id)
         scope = adapter.view(ctx, desired).key
         in_line = self.admission.enter(scope, ctx.key)
+        if in_line and await self.admission.turn(scope, ctx.key, self.settings.settle_max_wait):
+            in_line = self.admission.enter(scope, ctx.key)  # the turn held for it
         if in_line:
             return Outcome(ready=False, reason=Reason.CREATING, message=f"waiting for a "
                            f"turn to create ({in_line} in line for this server)")

@@ -30,8 +30,27 @@ RECONCILE_REQUEST_ANNOTATION = f"{GROUP}/reconcile-requested-at"
 
 @dataclass(frozen=True)
 class Resource:
+    """`body` as a pass sees it; `written`: the status the API server holds (the body's, plus
+    what passes wrote since, e.g. intents), shared by the resource's later views."""
+
     kind: KindDef
     body: dict[str, Any]
+    written: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.written:
+            self.written.update(self.body.get("status") or {})
+
+    def with_status(self, changes: dict[str, Any]) -> Resource:
+        """The resource as a later pass sees it: its status with `changes` applied (None
+        removes a field, as a merge patch does), the API server's copy unchanged."""
+        status = {k: v for k, v in {**self.status, **changes}.items() if v is not None}
+        return Resource(self.kind, {**self.body, "status": status}, self.written)
+
+    def record(self, written: dict[str, Any]) -> None:
+        """Status fields just written to the API server by the pass itself."""
+        self.body["status"] = {**self.status, **written}
+        self.written.update(written)
 
     @property
     def metadata(self) -> dict[str, Any]:
