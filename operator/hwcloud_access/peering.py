@@ -101,14 +101,14 @@ class PeeringObject:
             return f"ClusterKopfPeering {self.name}"
         return f"KopfPeering {self.namespace}/{self.name}"
 
-    async def _call(self, verb: str, *body: Any) -> dict[str, Any]:
+    async def _call(self, verb: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         if self.namespace is None:
             call = functools.partial(getattr(self.api, f"{verb}_cluster_custom_object"),
-                                     GROUP, VERSION, "clusterkopfpeerings", self.name, *body)
+                                     GROUP, VERSION, "clusterkopfpeerings", *args, **kwargs)
         else:
             call = functools.partial(getattr(self.api, f"{verb}_namespaced_custom_object"),
-                                     GROUP, VERSION, self.namespace, "kopfpeerings", self.name,
-                                     *body)
+                                     GROUP, VERSION, self.namespace, "kopfpeerings", *args,
+                                     **kwargs)
         try:
             return await asyncio.to_thread(call)
         except ApiException as error:
@@ -122,10 +122,13 @@ class PeeringObject:
         entry = None if priority is None else {
             "priority": priority, "lifetime": LIFETIME,
             "lastseen": datetime.now(UTC).isoformat()}
-        await self._call("patch", {"status": {identity: entry}})
+        await self._call("patch", self.name, {"status": {identity: entry}})
 
     async def live(self) -> dict[str, int]:
-        return live_priorities((await self._call("get")).get("status") or {}, datetime.now(UTC))
+        """The live entries, read as kopf reads them: by a list (kopf's RBAC has no get)."""
+        listing = await self._call("list", field_selector=f"metadata.name={self.name}")
+        statuses = [item.get("status") or {} for item in listing["items"]]
+        return live_priorities(statuses[0] if statuses else {}, datetime.now(UTC))
 
 
 def _custom_objects_api() -> client.CustomObjectsApi:

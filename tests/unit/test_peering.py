@@ -29,8 +29,8 @@ LOG = logging.getLogger("test-peering")
 
 
 class FakePeerings:
-    """CustomObjectsApi's calls on kopf.dev peering objects: merge patches of the status of
-    the objects that exist, (namespace or None, name) -> status."""
+    """CustomObjectsApi's calls on kopf.dev peering objects, as the chart's RBAC allows them
+    (patch, list; no get): (namespace or None, name) -> status."""
 
     def __init__(self, *objects: tuple[str | None, str]) -> None:
         self.status: dict[tuple[str | None, str], dict[str, Any]] = {o: {} for o in objects}
@@ -55,11 +55,17 @@ class FakePeerings:
     def patch_namespaced_custom_object(self, group, version, namespace, plural, name, body):
         return self._patch(self._status(namespace, plural, name), body)
 
-    def get_cluster_custom_object(self, group, version, plural, name):
-        return {"status": self._status(None, plural, name)}
+    def _list(self, namespace: str | None, plural: str, field_selector: str) -> dict[str, Any]:
+        name = field_selector.removeprefix("metadata.name=")
+        if (namespace, name) not in self.status:
+            return {"items": []}
+        return {"items": [{"status": self._status(namespace, plural, name)}]}
 
-    def get_namespaced_custom_object(self, group, version, namespace, plural, name):
-        return {"status": self._status(namespace, plural, name)}
+    def list_cluster_custom_object(self, group, version, plural, field_selector):
+        return self._list(None, plural, field_selector)
+
+    def list_namespaced_custom_object(self, group, version, namespace, plural, field_selector):
+        return self._list(namespace, plural, field_selector)
 
 
 @pytest.fixture
