@@ -13,6 +13,7 @@ from kubernetes.client.exceptions import ApiException
 
 from . import metrics
 from .api import ALL_KINDS, GROUP, HUAWEI_CLOUD_ACCOUNT, KIND_NAMED, VERSION
+from .kopf_memory import MemoryDiffBaseStorage
 from .reconcile.accounts import deletion_outcome
 from .reconcile.adapters import ADAPTERS
 from .reconcile.conditions import conditions_for, ready_reason
@@ -47,11 +48,12 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # kopf's own bookkeeping lives under kopf.<group>/: kopf ignores the annotations under
     # its prefix when diffing, and ours (paused, wakeup, ...) must count as changes.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=KOPF_PREFIX, key="last-handled-configuration")
+    diffbase = MemoryDiffBaseStorage()  # no last-handled annotation to PATCH on every change
+    settings.persistence.diffbase_storage = diffbase
     settings.posting.level = logging.CRITICAL  # our own Events only, not kopf's log lines
     settings.watching.server_timeout = 300
     _runtime = await build_runtime(_settings(memo))
+    _runtime.registry.holds(diffbase)
     _runtime.start_background()
 
 

@@ -22,6 +22,7 @@ from tests.support.emulator import EmulatorProcess, free_port
 from tests.support.operator import OperatorProcess, operator_env, wait_ready
 from tests.support.testbed import CRDS, Testbed, start_testbed, stop_testbed
 
+from hwcloud_access.api.base import STATUS_BEFORE_FIRST_PASS
 from hwcloud_access.reconcile.kube import CREDENTIALS_SELECTOR
 
 pytestmark = pytest.mark.e2e
@@ -236,7 +237,8 @@ def test_namespaced_identity_runs_the_seed_flows(namespaced_release: Release,
         seed_flows(testbed, emulator, "team-b")  # the default account (HW_* environment)
         assert testbed.get("secret", "hwcloud-access-fingerprint-key", release.namespace)
         ignored = testbed.get("VpnUserGroup", "ignored", "team-c")
-        assert "status" not in ignored and not ignored["metadata"].get("finalizers")
+        assert ignored["status"] == STATUS_BEFORE_FIRST_PASS, "untouched: the CRD's default"
+        assert not ignored["metadata"].get("finalizers")
         # kopf's keep-alive landed in the KopfPeering of each watched namespace.
         for namespace in ("team-a", "team-b"):
             peering = testbed.get("kopfpeering", "hwns-hwcloud-access-operator", namespace)
