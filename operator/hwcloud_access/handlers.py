@@ -25,6 +25,7 @@ from .reconcile.resource import RECONCILE_REQUEST_ANNOTATION, Resource
 from .runtime import OperatorSettings, Runtime, build_runtime
 
 KOPF_PREFIX = f"kopf.{GROUP}"
+RECONCILE_ID = "reconcile"
 MANAGED_KINDS = tuple(kind for kind in ALL_KINDS if kind is not HUAWEI_CLOUD_ACCOUNT)
 _runtime: Runtime | None = None
 
@@ -52,7 +53,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.persistence.diffbase_storage = diffbase
     settings.posting.level = logging.CRITICAL  # our own Events only, not kopf's log lines
     settings.watching.server_timeout = 300
-    _runtime = await build_runtime(_settings(memo))
+    # kopf holds a handler that failed until its retry delay is over, whatever the events;
+    # a wake-up (the Secret fixed, the group Ready, a turn free) removes that state instead.
+    retry_state = tuple(settings.persistence.progress_storage.make_keys(RECONCILE_ID))
+    _runtime = await build_runtime(_settings(memo), retry_state)
     _runtime.registry.holds(diffbase)
     _runtime.start_background()
 
@@ -156,7 +160,7 @@ async def cloud_claims(body: kopf.Body, **_: Any) -> dict[CloudKey, Claimant]:
 for _kind in MANAGED_KINDS:
     kopf.index(GROUP, VERSION, _kind.plural, id="cloud_claims")(cloud_claims)
     for _register in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        _register(GROUP, VERSION, _kind.plural, id="reconcile")(reconcile)
+        _register(GROUP, VERSION, _kind.plural, id=RECONCILE_ID)(reconcile)
     kopf.on.delete(GROUP, VERSION, _kind.plural, id="delete")(delete)
 
 

@@ -126,14 +126,18 @@ class Runtime:
         await self.accounts.aclose()
 
 
-async def build_runtime(settings: OperatorSettings) -> Runtime:
+async def build_runtime(settings: OperatorSettings,
+                        retry_state: tuple[str, ...] = ()) -> Runtime:
+    """`retry_state`: the annotations in which kopf keeps the reconcile handler's retries,
+    removed by a wake-up."""
     try:
         kubernetes.config.load_incluster_config()
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config()
     configuration = kubernetes.client.Configuration.get_default_copy()
     configuration.connection_pool_maxsize = KUBE_THREADS  # one connection per thread
-    kube = Kube(kubernetes.client.ApiClient(configuration), threads=KUBE_THREADS)
+    kube = Kube(kubernetes.client.ApiClient(configuration), threads=KUBE_THREADS,
+                cleared_on_wake=retry_state)
 
     def make_session(config: AccountConfig,
                      on_auth_change: Callable[[], None] | None) -> CloudSession:

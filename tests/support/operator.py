@@ -53,6 +53,7 @@ class OperatorProcess:
         deadline = time.monotonic() + self.startup_timeout
         while "Activity 'startup' succeeded" not in self.log()[earlier:]:
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()  # not left running to act on later tests' objects
                 raise RuntimeError(f"the operator did not start:\n{self.log()[-3000:]}")
             time.sleep(0.2)
         return self

@@ -155,7 +155,8 @@ class World:
         self.views = Views()
         self.secret_refs = SecretRefs()
         self.woken: list[tuple[ObjectKey, str]] = []
-        self.dependencies = Dependencies(self.kube, self._wake)  # type: ignore[arg-type]
+        self.dependencies = Dependencies(self.kube, self._wake,  # type: ignore[arg-type]
+                                        patience=0.05)
 
     async def _wake(self, key: ObjectKey, why: str) -> None:
         self.woken.append((key, why))

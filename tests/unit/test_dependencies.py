@@ -73,3 +73,17 @@ async def test_moving_or_deleting_a_user_wakes_the_groups_it_left_and_joined(dep
     deps.forget(user("alice"))
     await settle()
     assert woken == [(OPS, "its users changed")]
+
+
+async def test_a_pass_waiting_in_memory_sees_its_group_become_ready(deps) -> None:
+    deps, woken = deps
+    waiting = asyncio.ensure_future(deps.group_ready("team", "late"))
+    await asyncio.sleep(0)
+    await deps.passed(ObjectKey("VpnUserGroup", "team", "late"), {}, {"id": "g-late",
+                                                                      "conditions": []})
+    assert not waiting.done()  # not Ready yet
+    await deps.passed(ObjectKey("VpnUserGroup", "team", "late"), {}, {"id": "g-late",
+                                                                      "conditions": READY})
+    assert await waiting is True and woken == []  # told directly: no wake-up written
+    deps.patience = 0.01
+    assert await deps.group_ready("team", "never") is False

@@ -10,26 +10,30 @@ the drift sweep.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from typing import Any
 
 from ..api import VPN_USER, VPN_USER_GROUP
 from .conditions import is_ready
 from .kube import Kube
-from .registry import BackgroundWakes, ObjectKey, Wake
+from .registry import IN_PASS_WAIT, BackgroundWakes, ObjectKey, Wake
 
 MEMBERS_SETTLE = 3.0  # seconds: longer than a listing is shared for a first look
 
 
 class Dependencies:
-    def __init__(self, kube: Kube, wake: Wake) -> None:
+    def __init__(self, kube: Kube, wake: Wake, patience: float = IN_PASS_WAIT) -> None:
+        """`patience`: how long a user's pass waits in memory for its group to be Ready."""
         self.kube = kube
+        self.patience = patience
         self.wake = wake
         self._groups: dict[ObjectKey, dict[str, Any]] = {}
         self._waiters: dict[ObjectKey, set[ObjectKey]] = defaultdict(set)
         self._member_of: dict[ObjectKey, str] = {}  # VpnUser -> its group's cloud id
         self._recounts: set[ObjectKey] = set()  # groups with a wake-up on its way
         self._wakes = BackgroundWakes(wake)
+        self._ready: dict[ObjectKey, asyncio.Event] = {}  # groups passes wait for in memory
 
     async def group(self, namespace: str, name: str) -> dict[str, Any] | None:
         """The group's {spec, status}, from memory or else from the API server."""
@@ -42,6 +46,17 @@ class Dependencies:
             return None
         return self._groups.setdefault(key, {
             "spec": body.get("spec") or {}, "status": body.get("status") or {}})
+
+    async def group_ready(self, namespace: str, group: str) -> bool:
+        """Waits inside the pass, at most `patience` seconds, for the group's next pass to
+        find it Ready."""
+        key = ObjectKey(VPN_USER_GROUP.kind, namespace, group)
+        ready = self._ready.setdefault(key, asyncio.Event())
+        try:
+            await asyncio.wait_for(ready.wait(), self.patience)
+            return True
+        except TimeoutError:
+            return False
 
     def wait_for_group(self, namespace: str, group: str, user: ObjectKey) -> None:
         self._waiters[ObjectKey(VPN_USER_GROUP.kind, namespace, group)].add(user)
@@ -61,6 +76,8 @@ class Dependencies:
             return
         self._groups[key] = {"spec": spec, "status": status}
         self._recounts.discard(key)  # this pass counted them
+        if is_ready(status) and key in self._ready:
+            self._ready.pop(key).set()
         if is_ready(status) and self._waiters.get(key):
             for user in self._waiters.pop(key):
                 await self.wake(user, f"group {key.name} is Ready")

@@ -36,6 +36,7 @@ from .drift import RESYNC_ANNOTATION, resync_interval
 from .kube import Kube
 from .outcome import AlreadyOwned, Event, InvalidInput, Next, Outcome, Reason, ReconcileProblem
 from .ownership import Claimant, CloudKey, Ownership
+from .registry import IN_PASS_WAIT
 from .resource import PAUSED_ANNOTATION, Adapter, Context, Credentials, Resource, parse_time
 from .secret_refs import SecretRefs
 from .secret_source import CREDENTIALS_SECRET
@@ -65,7 +66,7 @@ class EngineSettings:
     # A change the cloud is applying, or a turn to create, is waited for inside the pass this
     # long at most; longer waits go back to kopf (a status write, kopf's retry state, and a
     # touch or a wake-up each).
-    settle_max_wait: float = 30.0
+    settle_max_wait: float = IN_PASS_WAIT
 
 
 def client_token(uid: str, lost_id: str | None = None) -> str:
@@ -315,7 +316,8 @@ class Engine:
         try:
             if intent is None or intent.get("clientToken") != token:
                 await self._record(ctx, self._mark(ctx, "create", clientToken=token), Outcome(
-                    ready=False, reason=Reason.CREATING, message="sending the create"))
+                    ready=False, reason=Reason.CREATING,
+                    message="sending the create, then waiting for the cloud to apply it"))
             self._hold(adapter, ctx)
             new_id = await adapter.create(ctx, desired, credentials, token)
         except AlreadyExistsError as conflict:

@@ -39,7 +39,11 @@ class SecretData:
 
 
 class Kube:
-    def __init__(self, api_client: client.ApiClient, threads: int = 32) -> None:
+    def __init__(self, api_client: client.ApiClient, threads: int = 32,
+                 cleared_on_wake: tuple[str, ...] = ()) -> None:
+        """`cleared_on_wake`: annotations a wake-up removes (the handler's retry state, so
+        that a pass waiting out a retry delay runs at once instead)."""
+        self.cleared_on_wake = cleared_on_wake
         self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
         # Its own threads: the calls wait on the API server, not the CPU, and must not
@@ -174,7 +178,8 @@ class Kube:
         The time is in microseconds: a second wake-up within the same second, for the same
         reason, is a change too."""
         moment = datetime.now(UTC).isoformat(timespec="microseconds")
-        patch = {"metadata": {"annotations": {WAKEUP_ANNOTATION: f"{moment} {why}"}}}
+        cleared = dict.fromkeys(self.cleared_on_wake)
+        patch = {"metadata": {"annotations": {**cleared, WAKEUP_ANNOTATION: f"{moment} {why}"}}}
         kind = KIND_NAMED[key.kind]
         try:
             if kind.namespaced:

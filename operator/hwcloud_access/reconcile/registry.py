@@ -30,6 +30,10 @@ class ObjectKey(NamedTuple):
 
 
 Wake = Callable[[ObjectKey, str], Awaitable[None]]
+# How long a pass waits in memory for what it needs (the cloud to apply a change, a turn to
+# create, its group to be Ready) before it ends and leaves the rest to a wake-up: a wait in
+# memory costs no API write, a wake-up costs a status write, kopf's retry state and a PATCH.
+IN_PASS_WAIT = 30.0
 log = logging.getLogger(__name__)
 
 

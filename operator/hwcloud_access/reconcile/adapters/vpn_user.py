@@ -31,6 +31,10 @@ class DesiredUser:
     group_id: str | None  # None: not resolved (a delete needs no group); the Default group
 
 
+def _usable(group: dict[str, Any] | None) -> bool:
+    return group is not None and is_ready(group["status"]) and bool(group["status"].get("id"))
+
+
 class VpnUserAdapter(Adapter[DesiredUser, VpnUser, Credentials]):
     kind = VPN_USER
     client_tokens = True
@@ -52,7 +56,9 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser, Credentials]):
             return await self._default_group_id(ctx, spec.vpn_server_id)
         namespace, group_name = ctx.resource.namespace or "", spec.group_ref.name
         group = await ctx.dependencies.group(namespace, group_name)
-        if group is None or not is_ready(group["status"]) or not group["status"].get("id"):
+        if not _usable(group) and await ctx.dependencies.group_ready(namespace, group_name):
+            group = await ctx.dependencies.group(namespace, group_name)
+        if group is None or not _usable(group):
             ctx.dependencies.wait_for_group(namespace, group_name, ctx.key)
             state = "does not exist" if group is None else "is not Ready"
             raise DependencyNotReady(f"VpnUserGroup {group_name} {state} yet; waiting for it "
