@@ -25,7 +25,6 @@ KSTATUS = {
     Reason.PENDING: "InProgress",
     Reason.CREATING: "InProgress",
     Reason.APPLYING: "InProgress",
-    Reason.UPDATING: "InProgress",
     Reason.CLOUD_BUSY: "InProgress",
     Reason.DEPENDENCY_NOT_READY: "InProgress",
     Reason.IN_USE: "InProgress",

@@ -22,7 +22,6 @@ EXPECTED = {
     Reason.PENDING: "Progressing",
     Reason.CREATING: "Progressing",
     Reason.APPLYING: "Progressing",
-    Reason.UPDATING: "Progressing",
     Reason.DELETING: "Progressing",
     Reason.DELETE_BLOCKED: "Degraded",
     Reason.IN_USE: "Progressing",

@@ -13,8 +13,8 @@ from typing import Any
 from .outcome import Outcome, Reason
 
 # Work in flight: the resource gets there without anyone doing anything.
-RECONCILING = frozenset({Reason.PENDING, Reason.CREATING, Reason.APPLYING, Reason.UPDATING,
-                         Reason.DELETING, Reason.CLOUD_BUSY, Reason.DEPENDENCY_NOT_READY,
+RECONCILING = frozenset({Reason.PENDING, Reason.CREATING, Reason.APPLYING, Reason.DELETING,
+                         Reason.CLOUD_BUSY, Reason.DEPENDENCY_NOT_READY,
                          Reason.IN_USE})
 # Cannot converge without a change (of the spec, the account, the cloud's permissions, ...).
 STALLED = frozenset({Reason.INVALID_SPEC, Reason.AUTH_FAILED, Reason.ACCESS_DENIED,

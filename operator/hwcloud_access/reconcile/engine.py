@@ -497,12 +497,13 @@ class Engine:
     async def _delete(self, adapter: Adapter, resource: Resource, attempt: int,
                       claims: Claims) -> Outcome:
         body_spec = resource.body.get("spec") or {}
-        if body_spec.get("deletionPolicy") == "Orphan" or \
-                body_spec.get("managementPolicy") == "Observe":
+        why = "managementPolicy Observe" if body_spec.get("managementPolicy") == "Observe" \
+            else "deletionPolicy Orphan" if body_spec.get("deletionPolicy") == "Orphan" else None
+        if why:
             return Outcome(ready=False, reason=Reason.DELETING, message="released; the cloud "
                            "object is left in place", released=True, events=[Event(
-                               "Normal", "Orphaned", "deletionPolicy Orphan: the cloud object "
-                               "is left in place")])
+                               "Normal", "Orphaned", f"{why}: the cloud object is left in "
+                               "place")])
         if self._owned_by_another(adapter, resource, claims):  # never delete what it manages
             return Outcome(ready=False, reason=Reason.DELETING, released=True,
                            message="released without deleting: another resource in this "

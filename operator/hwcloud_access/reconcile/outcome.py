@@ -16,7 +16,6 @@ class Reason(StrEnum):
     PENDING = PENDING_REASON  # Reconciling: the CRD's status until the first pass
     CREATING = "Creating"  # a create is being sent
     APPLYING = "Applying"  # the cloud accepted a change and is still applying it
-    UPDATING = "Updating"  # an update is being sent
     DELETING = "Deleting"  # deletion in progress
     DELETE_BLOCKED = "DeleteBlocked"  # the cloud refused the delete; retried, finalizer kept
     CLOUD_BUSY = "CloudBusy"  # retryable cloud answer (VPN.0030, 429, 5xx, timeouts)
