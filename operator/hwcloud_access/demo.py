@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from .api import ALL_KINDS
+from .reconcile.dependencies import MEMBERS_SETTLE
 
 EMULATOR_PORT = 8930
 EMULATOR_URL = f"http://127.0.0.1:{EMULATOR_PORT}"
@@ -118,6 +119,10 @@ class Demo:
             self.step("waiting until every resource is Ready")
             self.kubectl("wait", "--for=condition=Ready", KINDS, "--all", "-A",
                          "--timeout=180s")
+            # A group counts its users in a pass a few seconds after they join
+            # (reconcile/dependencies.py, MEMBERS_SETTLE): let the table show it.
+            self.step("letting the groups count their new users")
+            time.sleep(MEMBERS_SETTLE + 3)
             self.step("kubectl get hwcloud -A")
             print(self.kubectl("get", "hwcloud", "-A"))
             if keep:
