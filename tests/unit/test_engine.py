@@ -694,3 +694,11 @@ async def test_settle_hands_a_long_wait_back(cloud, monkeypatch) -> None:
     outcome, _ = await engine.settle(FakeAdapter(cloud), resource(), claims=NO_CLAIMS)
     assert (outcome.reason, outcome.next) == (Reason.APPLYING, Next.REQUEUE)
     assert cloud.ops() == ["create"]  # looked again, never created twice
+
+
+def test_a_later_view_of_a_status_less_object_keeps_what_the_server_holds() -> None:
+    first = resource()  # the API server holds no status for it
+    later = first.with_status({"id": "x", "pendingChange": None})
+    assert later.status == {"id": "x"} and later.written == {}
+    later.record({"pendingChange": {"action": "create"}})
+    assert first.written == {"pendingChange": {"action": "create"}}  # one copy, shared

@@ -35,11 +35,11 @@ class Resource:
 
     kind: KindDef
     body: dict[str, Any]
-    written: dict[str, Any] = field(default_factory=dict, compare=False)
+    written: dict[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.written:
-            self.written.update(self.body.get("status") or {})
+        if self.written is None:  # a first view: the API server holds the body's status
+            object.__setattr__(self, "written", dict(self.body.get("status") or {}))
 
     def with_status(self, changes: dict[str, Any]) -> Resource:
         """The resource as a later pass sees it: its status with `changes` applied (None
