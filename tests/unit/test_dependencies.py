@@ -87,3 +87,12 @@ async def test_a_pass_waiting_in_memory_sees_its_group_become_ready(deps) -> Non
     assert await waiting is True and woken == []  # told directly: no wake-up written
     deps.patience = 0.01
     assert await deps.group_ready("team", "never") is False
+
+
+async def test_a_group_deleted_before_it_was_ready_leaves_nothing_to_wait_on(deps) -> None:
+    deps, _ = deps
+    deps.patience = 0.01
+    never = ObjectKey("VpnUserGroup", "team", "never")
+    assert await deps.group_ready("team", "never") is False
+    deps.forget(never)
+    assert never not in deps._ready  # a deleted group's event does not outlive it

@@ -86,6 +86,7 @@ class Dependencies:
         """A deleted group is forgotten (its waiters stay: a new one may come); a deleted
         user waits for nothing."""
         self._groups.pop(key, None)
+        self._ready.pop(key, None)
         for waiters in self._waiters.values():
             waiters.discard(key)
         self._recount(key.namespace, self._member_of.pop(key, None))
