@@ -141,7 +141,7 @@ async def test_list_groups_follows_markers_over_pages():
         groups = [g async for g in s.vpn.list_groups("srv", page_size=2)]
     assert [g.id for g in groups] == ["g1", "g2", "g3", "g4", "g5"]
     assert groups[-1].type == "Default" and groups[-1].user_number == 3
-    assert groups[-1].created_at is not None
+    assert "created_at" not in groups[-1].model_dump()  # the cloud's stamps are not read
     assert [r.url.params.get("limit") for r in script.requests] == ["2", "2", "2"]
 
 

@@ -113,10 +113,11 @@ def test_resync_interval_annotation() -> None:
 async def test_a_moved_stamp_is_not_drift() -> None:
     """Our own password reset moves a user's updated_at: nobody changed what the spec says."""
     clock = Clock()
-    stamped = {"a": VpnUser(id="a", name="na", updated_at="2026-01-01T00:00:00Z")}
+    answer = {"id": "a", "name": "na", "updated_at": "2026-01-01T00:00:00Z"}
+    stamped = {"a": VpnUser.model_validate(answer)}
     view, sweeper, listings, woken = setup(stamped, clock, interval=60.0)
     sweeper.track(key("a"), view, lambda o: o.id, stamped["a"])
-    stamped["a"] = stamped["a"].model_copy(update={"updated_at": "2026-01-01T00:05:00Z"})
+    stamped["a"] = VpnUser.model_validate({**answer, "updated_at": "2026-01-01T00:05:00Z"})
     clock.now = 61.0
     await sweeper.sweep_due()
     assert listings == [61.0] and woken == []

@@ -2,36 +2,18 @@
 
 Field names are the API's JSON names (checked against huaweicloudsdkvpn v5 and
 huaweicloudsdkrocketmq v2 model classes). Answers ignore unknown fields, so a
-newer cloud does not break reads. No model holds a secret: passwords and secret
-keys are passed beside them.
+newer cloud does not break reads. The cloud's `created_at`/`updated_at` stamps are
+not read: nothing the operator decides depends on them (a moved stamp is no drift),
+and parsing them was a large part of reading a listing. No model holds a secret:
+passwords and secret keys are passed beside them.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-
-def _lenient_datetime(value: Any) -> Any:
-    """Timestamps as the cloud sends them; an unparseable one reads as None."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, int | float):
-        seconds = value / 1000 if value > 1e11 else value
-        return datetime.fromtimestamp(seconds, UTC)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
-
-
-Timestamp = Annotated[datetime | None, BeforeValidator(_lenient_datetime)]
 PermList = Annotated[list["Perm"], BeforeValidator(lambda value: value or [])]
 
 
@@ -48,8 +30,6 @@ class VpnGroup(_Answer):
     description: str | None = None
     type: str | None = None  # "Default" or "Custom"
     user_number: int | None = None
-    created_at: Timestamp = None
-    updated_at: Timestamp = None
 
 
 class VpnUser(_Answer):
@@ -59,8 +39,6 @@ class VpnUser(_Answer):
     user_group_id: str | None = None
     user_group_name: str | None = None
     static_ip: str | None = None
-    created_at: Timestamp = None
-    updated_at: Timestamp = None
 
 
 class PageInfo(_Answer):

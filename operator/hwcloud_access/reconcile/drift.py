@@ -46,14 +46,10 @@ def resync_interval(annotation: str | None) -> float | None:
     return seconds
 
 
-# Read-only stamps the cloud moves on any write, our own included (a password reset changes
-# a user's updated_at): no sign that anyone changed what the spec says.
-STAMPS = frozenset({"created_at", "updated_at"})
-
-
 def digest(cloud_object: Any) -> str:
-    """What an object looked like when it last matched its spec (its stamps left out)."""
-    return hashlib.sha256(cloud_object.model_dump_json(exclude=STAMPS).encode()).hexdigest()
+    """What an object looked like when it last matched its spec. The cloud's stamps, which
+    any write moves (our own password resets included), are not in the models."""
+    return hashlib.sha256(cloud_object.model_dump_json().encode()).hexdigest()
 
 
 @dataclass
