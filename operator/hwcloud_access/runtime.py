@@ -20,13 +20,14 @@ from .reconcile.dependencies import Dependencies
 from .reconcile.drift import DriftSweeper
 from .reconcile.engine import Engine
 from .reconcile.kube import Kube, fingerprint_key
+from .reconcile.kube_http import KubeHttp
 from .reconcile.registry import ObjectRegistry
 from .reconcile.secret_refs import SecretRefs
 from .reconcile.secret_watch import SecretWatch
 from .reconcile.tenancy import ALL, NamespaceLabels, parse_allowed_namespaces
 from .reconcile.views import Views
 
-KUBE_THREADS = 32
+KUBE_CONNECTIONS = 32  # the engine's own calls (Secrets, status, Events, wake-ups) at once
 # kopf's connections to the API server: requests at once, plus its watch streams (which
 # hold a connection each): per namespace the three kinds, Secrets and peering; cluster-wide
 # the accounts, the cluster peering and the namespaces.
@@ -124,6 +125,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.accounts.aclose()
+        await self.kube.http.aclose()
 
 
 async def build_runtime(settings: OperatorSettings,
@@ -135,8 +137,7 @@ async def build_runtime(settings: OperatorSettings,
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config()
     configuration = kubernetes.client.Configuration.get_default_copy()
-    configuration.connection_pool_maxsize = KUBE_THREADS  # one connection per thread
-    kube = Kube(kubernetes.client.ApiClient(configuration), threads=KUBE_THREADS,
+    kube = Kube(KubeHttp(configuration, connections=KUBE_CONNECTIONS),
                 cleared_on_wake=retry_state)
 
     def make_session(config: AccountConfig,

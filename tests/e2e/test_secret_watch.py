@@ -14,11 +14,12 @@ from tests.support.operator import condition, wait_for, wait_ready, wait_reason
 from tests.support.testbed import Testbed
 
 from hwcloud_access.reconcile.kube import CREDENTIALS_SELECTOR, WAKEUP_ANNOTATION
+from hwcloud_access.reconcile.kube_http import USER_AGENT
 from hwcloud_access.reconcile.secret_watch import POLLED, WATCHED
 
-# Who sends the operator's requests: kopf's own session (its watches) and the kubernetes
-# client (reconcile/kube.py). The tests' kubectl and the controller manager say otherwise.
-OPERATOR_AGENTS = ("kopf/", "OpenAPI-Generator/")
+# Who sends the operator's requests: kopf's own session (its watches) and the engine's
+# (reconcile/kube_http.py). The tests' kubectl and the controller manager say otherwise.
+OPERATOR_AGENTS = ("kopf/", USER_AGENT)
 RESYNC = 3.0  # the operator_stack's --resync-interval
 
 

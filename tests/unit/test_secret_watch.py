@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import base64
 import logging
-from types import SimpleNamespace
 
 import pytest
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from hwcloud_access.reconcile.kube import CREDENTIALS_LABEL, Kube
@@ -20,38 +18,42 @@ USER = ("VpnUser", "ns", "alice")
 OTHER = ("MqUser", "ns", "orders")
 
 
-class FakeCore:
-    """CoreV1Api's Secret reads: name -> (resourceVersion, labelled), or absent (404)."""
+class FakeApiServer:
+    """The Secret reads and creates KubeHttp would send: name -> (resourceVersion,
+    labelled), or absent (404)."""
 
     def __init__(self) -> None:
         self.secrets: dict[str, tuple[str, bool]] = {}
         self.reads: list[str] = []
         self.refuse: set[str] = set()
+        self.made: list[dict] = []
 
-    def read_namespaced_secret(self, name: str, namespace: str) -> client.V1Secret:
+    async def request(self, method: str, path: str, body: dict | None = None) -> dict:
+        if method == "POST" and path == "/api/v1/namespaces/ns/secrets" and body:
+            self.made.append(body)
+            return {**body, "metadata": {**body["metadata"], "uid": "uid", "resourceVersion": "1"}}
+        assert method == "GET" and path.startswith("/api/v1/namespaces/ns/secrets/")
+        name = path.rsplit("/", 1)[1]
         self.reads.append(name)
         if name in self.refuse:
             raise ApiException(status=403, reason="Forbidden")
         if name not in self.secrets:
             raise ApiException(status=404, reason="Not Found")
         version, labelled = self.secrets[name]
-        return client.V1Secret(
-            metadata=client.V1ObjectMeta(
-                name=name, namespace=namespace, uid=f"uid-{name}", resource_version=version,
-                labels={CREDENTIALS_LABEL: "true"} if labelled else {"app": "x"}),
-            data={"password": base64.b64encode(b"Some-Pass-1").decode()})
+        return {"metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}",
+                             "resourceVersion": version,
+                             "labels": {CREDENTIALS_LABEL: "true"} if labelled else {"app": "x"}},
+                "data": {"password": base64.b64encode(b"Some-Pass-1").decode()}}
 
 
 @pytest.fixture
-def core() -> FakeCore:
-    return FakeCore()
+def core() -> FakeApiServer:
+    return FakeApiServer()
 
 
 @pytest.fixture
-def kube(core: FakeCore) -> Kube:
-    kube = Kube(client.ApiClient(), threads=2)
-    kube.core = core  # type: ignore[assignment]
-    return kube
+def kube(core: FakeApiServer) -> Kube:
+    return Kube(core)  # type: ignore[arg-type]
 
 
 def watch(kube: Kube, refs: SecretRefs) -> tuple[SecretWatch, list[tuple[tuple, str]]]:
@@ -70,7 +72,7 @@ async def use(kube: Kube, refs: SecretRefs, resource: tuple, name: str) -> None:
 
 
 async def test_a_new_version_of_an_unlabelled_secret_wakes_its_users_at_the_resync(
-        kube: Kube, core: FakeCore) -> None:
+        kube: Kube, core: FakeApiServer) -> None:
     refs = SecretRefs(on_unwatched=kube.forget_secret)
     secrets, woken = watch(kube, refs)
     core.secrets = {"plain": ("1", False), "labelled": ("1", True)}
@@ -90,7 +92,7 @@ async def test_a_new_version_of_an_unlabelled_secret_wakes_its_users_at_the_resy
 
 
 async def test_a_missing_secret_is_read_again_until_it_comes_and_watched_once_labelled(
-        kube: Kube, core: FakeCore) -> None:
+        kube: Kube, core: FakeApiServer) -> None:
     refs = SecretRefs(on_unwatched=kube.forget_secret)
     secrets, woken = watch(kube, refs)
     await use(kube, refs, USER, "late")
@@ -107,7 +109,7 @@ async def test_a_missing_secret_is_read_again_until_it_comes_and_watched_once_la
 
 
 async def test_the_watch_wakes_once_per_version_and_drops_a_stale_copy(
-        kube: Kube, core: FakeCore) -> None:
+        kube: Kube, core: FakeApiServer) -> None:
     refs = SecretRefs(on_unwatched=kube.forget_secret)
     secrets, woken = watch(kube, refs)
     core.secrets["pw"] = ("1", True)
@@ -120,7 +122,7 @@ async def test_the_watch_wakes_once_per_version_and_drops_a_stale_copy(
 
 
 async def test_a_secret_nobody_uses_any_more_is_not_read_again(kube: Kube,
-                                                               core: FakeCore) -> None:
+                                                               core: FakeApiServer) -> None:
     refs = SecretRefs(on_unwatched=kube.forget_secret)
     secrets, _ = watch(kube, refs)
     core.secrets["plain"] = ("1", False)
@@ -132,7 +134,7 @@ async def test_a_secret_nobody_uses_any_more_is_not_read_again(kube: Kube,
 
 
 async def test_a_failed_read_leaves_the_others_and_logs_no_secret(
-        kube: Kube, core: FakeCore, caplog: pytest.LogCaptureFixture) -> None:
+        kube: Kube, core: FakeApiServer, caplog: pytest.LogCaptureFixture) -> None:
     refs = SecretRefs(on_unwatched=kube.forget_secret)
     secrets, woken = watch(kube, refs)
     core.secrets = {"a": ("1", False), "b": ("1", False)}
@@ -158,18 +160,10 @@ def test_a_resource_is_told_once_that_its_secret_lacks_the_label() -> None:
     assert refs.first_unlabelled(USER, labelled=False)
 
 
-async def test_generated_secrets_carry_the_label(kube: Kube) -> None:
-    made: list[client.V1Secret] = []
-
-    def create_namespaced_secret(namespace: str, body: client.V1Secret) -> client.V1Secret:
-        made.append(body)
-        body.metadata.uid, body.metadata.resource_version = "uid", "1"
-        return body
-
-    kube.core = SimpleNamespace(create_namespaced_secret=create_namespaced_secret)  # type: ignore[assignment]
+async def test_generated_secrets_carry_the_label(kube: Kube, core: FakeApiServer) -> None:
     owner = {"apiVersion": "access.hwcloud.dev/v1alpha1", "kind": "VpnUser",
              "metadata": {"name": "alice", "uid": "u1"}}
     created = await kube.create_owned_secret("ns", "alice-vpn-credentials", {}, owner,
                                              {"a": "b"})
-    assert made[0].metadata.labels == {"a": "b", CREDENTIALS_LABEL: "true"}
+    assert core.made[0]["metadata"]["labels"] == {"a": "b", CREDENTIALS_LABEL: "true"}
     assert created is not None and kube.labelled("ns", "alice-vpn-credentials")

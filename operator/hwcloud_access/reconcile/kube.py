@@ -1,24 +1,18 @@
-"""The few Kubernetes calls the engine makes (Secrets, references, wake-ups), off the event loop.
-
-The official `kubernetes` client is synchronous; each call runs in a worker thread.
-"""
+"""The few Kubernetes calls the engine makes (Secrets, references, Events, status, wake-ups),
+as JSON over KubeHttp (on the event loop, no threads)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import functools
 import secrets
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from ..api import GROUP, KIND_NAMED, VERSION, KindDef
+from .kube_http import KubeHttp, segment
 from .registry import ObjectKey
 
 WAKEUP_ANNOTATION = f"{GROUP}/wakeup"
@@ -39,23 +33,13 @@ class SecretData:
 
 
 class Kube:
-    def __init__(self, api_client: client.ApiClient, threads: int = 32,
-                 cleared_on_wake: tuple[str, ...] = ()) -> None:
+    def __init__(self, http: KubeHttp, cleared_on_wake: tuple[str, ...] = ()) -> None:
         """`cleared_on_wake`: annotations a wake-up removes (the handler's retry state, so
         that a pass waiting out a retry delay runs at once instead)."""
+        self.http = http
         self.cleared_on_wake = cleared_on_wake
-        self.core = client.CoreV1Api(api_client)
-        self.custom = client.CustomObjectsApi(api_client)
-        # Its own threads: the calls wait on the API server, not the CPU, and must not
-        # queue behind the event loop's small default pool.
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kube")
         self._secrets: dict[tuple[str, str], SecretData] = {}
         self._labelled: set[tuple[str, str]] = set()
-
-    async def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        """Runs one call of the synchronous client on the Kube threads."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._pool, functools.partial(function, *args))
 
     async def read_watched_secret(self, namespace: str, name: str) -> SecretData | None:
         """Like read_secret, but served from memory until `forget_secret` is called: for
@@ -88,8 +72,7 @@ class Kube:
 
     async def read_secret(self, namespace: str, name: str) -> SecretData | None:
         try:
-            secret = _secret_data(
-                await self.call(self.core.read_namespaced_secret, name, namespace))
+            secret = _secret_data(await self.http.request("GET", _secret_path(namespace, name)))
         except ApiException as error:
             if error.status == 404:
                 self._labelled.discard((namespace, name))
@@ -109,17 +92,16 @@ class Kube:
                                   ) -> SecretData | None:
         """Creates the Secret with CREDENTIALS_LABEL and keeps it as read (its watch sees it
         changing); None when one of that name already exists."""
-        body = client.V1Secret(
-            metadata=client.V1ObjectMeta(
-                name=name, namespace=namespace, labels={**labels, CREDENTIALS_LABEL: "true"},
-                owner_references=[client.V1OwnerReference(
-                    api_version=owner["apiVersion"], kind=owner["kind"],
-                    name=owner["metadata"]["name"], uid=owner["metadata"]["uid"],
-                    controller=True, block_owner_deletion=False)]),
-            type="Opaque", string_data=data)
+        body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "stringData": data,
+                "metadata": {
+                    "name": name, "namespace": namespace,
+                    "labels": {**labels, CREDENTIALS_LABEL: "true"},
+                    "ownerReferences": [{
+                        "apiVersion": owner["apiVersion"], "kind": owner["kind"],
+                        "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+                        "controller": True, "blockOwnerDeletion": False}]}}
         try:
-            created = _secret_data(
-                await self.call(self.core.create_namespaced_secret, namespace, body))
+            created = _secret_data(await self.create_secret(namespace, body))
         except ApiException as error:
             if error.status == 409:
                 return None
@@ -128,30 +110,30 @@ class Kube:
         self._mark(namespace, name, created)
         return created
 
+    async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.http.request("POST", _secret_path(namespace, ""), body)
+
     async def post_event(self, namespace: str, involved: dict[str, Any], type_: str,
                          reason: str, message: str) -> None:
         """An Event on a namespaced object (`involved`: apiVersion, kind, metadata with name
         and uid), for a pass that has something to say outside its Outcome."""
-        now = datetime.now(UTC)
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         meta = involved["metadata"]
-        body = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=namespace),
-            involved_object=client.V1ObjectReference(
-                api_version=involved["apiVersion"], kind=involved["kind"], name=meta["name"],
-                namespace=namespace, uid=meta["uid"]),
-            type=type_, reason=reason, message=message, count=1, first_timestamp=now,
-            last_timestamp=now, source=client.V1EventSource(component=EVENT_SOURCE),
-            reporting_component=EVENT_SOURCE)
-        await self.call(self.core.create_namespaced_event, namespace, body)
+        body = {
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": namespace},
+            "involvedObject": {"apiVersion": involved["apiVersion"], "kind": involved["kind"],
+                               "name": meta["name"], "namespace": namespace,
+                               "uid": meta["uid"]},
+            "type": type_, "reason": reason, "message": message, "count": 1,
+            "firstTimestamp": now, "lastTimestamp": now,
+            "source": {"component": EVENT_SOURCE}, "reportingComponent": EVENT_SOURCE}
+        await self.http.request("POST", f"/api/v1/namespaces/{segment(namespace)}/events",
+                                body)
 
     async def get_object(self, kind: KindDef, name: str,
                          namespace: str | None = None) -> dict[str, Any] | None:
         try:
-            if kind.namespaced:
-                return await self.call(self.custom.get_namespaced_custom_object, GROUP,
-                                               VERSION, namespace, kind.plural, name)
-            return await self.call(self.custom.get_cluster_custom_object, GROUP,
-                                           VERSION, kind.plural, name)
+            return await self.http.request("GET", _object_path(kind, namespace, name))
         except ApiException as error:
             if error.status == 404:
                 return None
@@ -159,19 +141,18 @@ class Kube:
 
     async def list_objects(self, kind: KindDef, namespace: str) -> list[dict[str, Any]]:
         """Every object of a namespaced kind in one namespace."""
-        found = await self.call(self.custom.list_namespaced_custom_object, GROUP, VERSION,
-                                namespace, kind.plural)
+        found = await self.http.request("GET", _object_path(kind, namespace, ""))
         return found.get("items") or []
 
-    async def list_namespaces(self) -> list[client.V1Namespace]:
-        return (await self.call(self.core.list_namespace)).items
+    async def list_namespaces(self) -> list[dict[str, Any]]:
+        return (await self.http.request("GET", "/api/v1/namespaces")).get("items") or []
 
     async def patch_status(self, kind: KindDef, namespace: str, name: str,
                            status: dict[str, Any]) -> None:
         """Writes status fields now, before the handler returns: an intent recorded ahead of
         the cloud call it announces."""
-        await self.call(self.custom.patch_namespaced_custom_object_status, GROUP, VERSION,
-                        namespace, kind.plural, name, {"status": status})
+        await self.http.request("PATCH", _object_path(kind, namespace, name) + "/status",
+                                {"status": status})
 
     async def wake(self, key: ObjectKey, why: str) -> None:
         """Makes the operator look at an object now: a metadata change triggers its handler.
@@ -182,23 +163,35 @@ class Kube:
         patch = {"metadata": {"annotations": {**cleared, WAKEUP_ANNOTATION: f"{moment} {why}"}}}
         kind = KIND_NAMED[key.kind]
         try:
-            if kind.namespaced:
-                await self.call(self.custom.patch_namespaced_custom_object, GROUP, VERSION,
-                                key.namespace, kind.plural, key.name, patch)
-            else:
-                await self.call(self.custom.patch_cluster_custom_object, GROUP, VERSION,
-                                kind.plural, key.name, patch)
+            await self.http.request("PATCH", _object_path(kind, key.namespace, key.name), patch)
         except ApiException as error:
             if error.status != 404:
                 raise
 
 
-def _secret_data(secret: client.V1Secret) -> SecretData:
+def _secret_path(namespace: str, name: str) -> str:
+    """A Secret's path, or (no name) the namespace's Secrets."""
+    path = f"/api/v1/namespaces/{segment(namespace)}/secrets"
+    return f"{path}/{segment(name)}" if name else path
+
+
+def _object_path(kind: KindDef, namespace: str | None, name: str) -> str:
+    """A custom object's path, or (no name) its collection in the namespace."""
+    path = f"/apis/{GROUP}/{VERSION}"
+    if kind.namespaced:
+        path += f"/namespaces/{segment(namespace or '')}"
+    path += f"/{kind.plural}"
+    return f"{path}/{segment(name)}" if name else path
+
+
+def _secret_data(secret: dict[str, Any]) -> SecretData:
+    metadata = secret.get("metadata") or {}
     data = {k: base64.b64decode(v).decode("utf-8", "replace")
-            for k, v in (secret.data or {}).items()}
-    owners = frozenset(ref.uid for ref in secret.metadata.owner_references or [])
-    labelled = (secret.metadata.labels or {}).get(CREDENTIALS_LABEL) == "true"
-    return SecretData(uid=secret.metadata.uid, resource_version=secret.metadata.resource_version,
+            for k, v in (secret.get("data") or {}).items()}
+    owners = frozenset(ref.get("uid", "") for ref in metadata.get("ownerReferences") or [])
+    labelled = (metadata.get("labels") or {}).get(CREDENTIALS_LABEL) == "true"
+    return SecretData(uid=metadata.get("uid", ""),
+                      resource_version=metadata.get("resourceVersion", ""),
                       owner_uids=owners, data=data, labelled=labelled)
 
 
@@ -208,12 +201,12 @@ async def fingerprint_key(kube: Kube, namespace: str, name: str) -> bytes:
         secret = await kube.read_secret(namespace, name)
         if secret is not None and secret.data.get("key"):
             return secret.data["key"].encode()
-        body = client.V1Secret(
-            metadata=client.V1ObjectMeta(name=name, namespace=namespace,
-                                         labels={f"{GROUP}/purpose": "fingerprint-key"}),
-            type="Opaque", string_data={"key": secrets.token_hex(32)})
+        body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": name, "namespace": namespace,
+                             "labels": {f"{GROUP}/purpose": "fingerprint-key"}},
+                "stringData": {"key": secrets.token_hex(32)}}
         try:
-            await kube.call(kube.core.create_namespaced_secret, namespace, body)
+            await kube.create_secret(namespace, body)
         except ApiException as error:
             if error.status != 409:  # another replica made it: read it back
                 raise

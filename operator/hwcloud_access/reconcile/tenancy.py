@@ -95,7 +95,8 @@ class NamespaceLabels:
 
     async def load(self, kube: Kube) -> None:
         for namespace in await kube.list_namespaces():
-            self._labels[namespace.metadata.name] = dict(namespace.metadata.labels or {})
+            metadata = namespace["metadata"]
+            self._labels[metadata["name"]] = dict(metadata.get("labels") or {})
 
     def get(self, namespace: str) -> dict[str, str] | None:
         return self._labels.get(namespace)
