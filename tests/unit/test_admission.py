@@ -78,3 +78,14 @@ async def test_a_pass_waiting_for_its_turn_is_told_without_a_wake_up() -> None:
     admission.leave(S, key(2))
     await asyncio.sleep(0)
     assert woken == [key(3)]
+
+
+async def test_a_turn_that_comes_as_the_wait_runs_out_is_taken_not_lost() -> None:
+    """The turn is handed to the waiting pass directly (no wake-up) in the moment its wait
+    times out: the pass must take it, or nobody would ever wake it."""
+    admission, woken = admitting(1, Clock())
+    assert admission.enter(S, key(1)) == 0
+    assert admission.enter(S, key(2)) == 1
+    asyncio.get_running_loop().call_soon(admission.leave, S, key(1))  # while the wait ends
+    assert await admission.turn(S, key(2), patience=0) is True
+    assert admission.enter(S, key(2)) == 0 and woken == []

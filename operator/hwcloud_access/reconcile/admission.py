@@ -67,7 +67,9 @@ class Admission:
             await asyncio.wait_for(asyncio.shield(future), patience)
             return True
         except TimeoutError:
-            return False
+            # The turn may have been handed over while the timeout was being delivered:
+            # _fill then sent no wake-up, so the pass must take it.
+            return future.done()
         finally:
             if line.present.get(key) is future:
                 del line.present[key]
