@@ -23,6 +23,8 @@ def configure_logging(verbose: bool, log_format: str) -> None:
     httpx and httpcore stay at WARNING even with -v: httpcore logs each request's and
     answer's headers at debug level (the IAM token in X-Subject-Token and X-Auth-Token, the
     AK/SK signature), httpx one line per request. The filter masks what other loggers say.
+    kopf's per-object lines ("Handler 'reconcile' succeeded.", two per pass of every
+    object) only with -v: without it, that logger says what failed.
     """
     import logging
 
@@ -31,7 +33,7 @@ def configure_logging(verbose: bool, log_format: str) -> None:
     from . import logredact
 
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat[log_format.upper()])
-    for name in ("httpx", "httpcore"):
+    for name in ("httpx", "httpcore", *(() if verbose else ("kopf.objects",))):
         logging.getLogger(name).setLevel(logging.WARNING)
     logredact.install()
 
@@ -108,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "All (the default) or a label selector, e.g. "
                          "'kubernetes.io/metadata.name in (apps,tools)' or 'tenant=platform'")
     run_cmd.add_argument("--log-format", choices=("plain", "full", "json"), default="full")
-    run_cmd.add_argument("-v", "--verbose", action="store_true")
+    run_cmd.add_argument("-v", "--verbose", action="store_true",
+                         help="kopf's per-object lines and its debug logging")
     run_cmd.set_defaults(func=_run)
 
     demo_cmd = sub.add_parser("demo", help="run the whole product locally (make demo)")

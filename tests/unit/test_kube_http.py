@@ -23,6 +23,8 @@ async def server():
                      "authorization": request.headers.get("authorization"),
                      "agent": request.headers.get("user-agent"),
                      "content_type": request.headers.get("content-type"), "body": body})
+        if request.headers.get("authorization") == "Bearer expired":
+            return web.json_response({"kind": "Status", "reason": "Unauthorized"}, status=401)
         if request.path.endswith("/missing"):
             return web.json_response({"kind": "Status", "reason": "NotFound"}, status=404)
         return web.json_response({"echo": json.loads(body) if body else None})
@@ -45,18 +47,41 @@ def configuration(host: str, token: str) -> client.Configuration:
     return cfg
 
 
-async def test_the_token_is_the_clients_own_and_read_for_each_request(server) -> None:
+async def test_the_token_is_the_clients_own_read_again_after_a_401(server) -> None:
     host, seen = server
-    cfg = configuration(host, "first")
+    cfg = configuration(host, "expired")
+    tokens = iter(["expired", "rotated"])  # what the kubeconfig's refresh hook finds
+    cfg.refresh_api_key_hook = lambda c: c.api_key.update(BearerToken=next(tokens))
     http = KubeHttp(cfg)
     try:
-        await http.request("GET", "/api/v1/namespaces")
-        cfg.refresh_api_key_hook = lambda c: c.api_key.update(BearerToken="rotated")
-        await http.request("GET", "/api/v1/namespaces")
+        assert await http.request("GET", "/api/v1/namespaces") == {"echo": None}
+        cfg.refresh_api_key_hook = None
+        cfg.api_key["BearerToken"] = "expired"  # and nothing better to be had: one retry
+        await http.request("GET", "/api/v1/namespaces")  # still the cached "rotated"
+        http._auth_until = -1.0
+        with pytest.raises(ApiException) as refused:
+            await http.request("GET", "/api/v1/namespaces")
     finally:
         await http.aclose()
-    assert [s["authorization"] for s in seen] == ["Bearer first", "Bearer rotated"]
+    assert refused.value.status == 401
+    assert [s["authorization"] for s in seen] == [
+        "Bearer expired", "Bearer rotated", "Bearer rotated", "Bearer expired",
+        "Bearer expired"]
     assert {s["agent"] for s in seen} == {USER_AGENT}  # the audit log names the operator
+
+
+async def test_the_token_is_not_read_again_for_every_request(server) -> None:
+    host, _ = server
+    cfg = configuration(host, "t")
+    reads: list[int] = []
+    cfg.refresh_api_key_hook = lambda c: reads.append(1)
+    http = KubeHttp(cfg)
+    try:
+        for _ in range(5):
+            await http.request("GET", "/api/v1/namespaces")
+    finally:
+        await http.aclose()
+    assert len(reads) == 1  # the hook reloads the kubeconfig: once per AUTH_TTL
 
 
 async def test_a_patch_is_a_merge_patch_and_the_answer_is_json(server) -> None:
