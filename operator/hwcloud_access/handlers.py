@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Hashable
+from typing import Any, NamedTuple
 
 import aiohttp
 import kopf
@@ -19,7 +20,7 @@ from .reconcile.adapters import ADAPTERS
 from .reconcile.conditions import conditions_for, ready_reason
 from .reconcile.kube import CREDENTIALS_SELECTOR
 from .reconcile.outcome import Next, Outcome, Reason, ReconcileProblem
-from .reconcile.ownership import Claimant, CloudKey, claim_of
+from .reconcile.ownership import claim_of
 from .reconcile.registry import ObjectKey
 from .reconcile.resource import RECONCILE_REQUEST_ANNOTATION, Resource
 from .runtime import OperatorSettings, Runtime, build_runtime
@@ -114,13 +115,13 @@ def _finish(resource: Resource, patch: kopf.Patch, outcome: Outcome) -> None:
         raise kopf.PermanentError(outcome.message)
 
 
-async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims: kopf.Index,
+async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, references: kopf.Index,
                     **_: Any) -> None:
     rt = runtime()
     resource = _resource(body)
     adapter = ADAPTERS[resource.kind.kind]
     outcome, resource = await rt.engine.settle(adapter, resource, attempt=retry,
-                                               claims=cloud_claims)
+                                               claims=references)
     key = resource.key
     if outcome.ready and outcome.cloud_object is not None:
         rt.drift.track(key, outcome.view, adapter.cloud_id, outcome.cloud_object,
@@ -131,7 +132,7 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims
     _finish(resource, patch, outcome)
 
 
-async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims: kopf.Index,
+async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, references: kopf.Index,
                  **_: Any) -> None:
     """kopf releases the finalizer when this returns: only once the engine says the cloud
     object is gone or let be; every other outcome is tried again (never PermanentError)."""
@@ -140,7 +141,7 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims: k
     key = resource.key
     rt.drift.forget(key)
     adapter = ADAPTERS[resource.kind.kind]
-    outcome = await rt.engine.delete(adapter, resource, attempt=retry, claims=cloud_claims)
+    outcome = await rt.engine.delete(adapter, resource, attempt=retry, claims=references)
     if not outcome.released:  # kopf would release the finalizer after a PermanentError
         outcome.next, outcome.delay = Next.REQUEUE, outcome.delay or 1.0
         _finish(resource, patch, outcome)  # raises kopf.TemporaryError
@@ -151,38 +152,41 @@ async def delete(body: kopf.Body, patch: kopf.Patch, retry: int, cloud_claims: k
     _finish(resource, patch, outcome)
 
 
-async def cloud_claims(body: kopf.Body, **_: Any) -> dict[CloudKey, Claimant]:
-    """Which resource claims which cloud object (reconcile/ownership.py): kopf fills the
-    index from every resource before any handler runs, so ownership survives restarts."""
-    return claim_of(ADAPTERS[body["kind"]].key_of(body), dict(body))
+class AccountNamed(NamedTuple):
+    """The index key of the resources that name this HuaweiCloudAccount in spec.accountRef."""
+
+    account: str
+
+
+async def references(body: kopf.Body, spec: kopf.Spec, **_: Any) -> dict[Hashable, Any]:
+    """What one resource refers to, in one kopf index (kopf calls every index function on
+    every event of every resource, so one function, not one per question):
+
+    - its claim on a cloud object, CloudKey -> Claimant (reconcile/ownership.py): kopf fills
+      the index from every resource before any handler runs, so ownership survives restarts;
+    - the account it names, AccountNamed -> its ObjectKey: an account's deletion waits for
+      them, and they are woken when the account's Ready reason changes.
+
+    ({} when neither: kopf would keep what an earlier result said for None.)"""
+    entry: dict[Hashable, Any] = dict(claim_of(ADAPTERS[body["kind"]].key_of(body), dict(body)))
+    name = (spec.get("accountRef") or {}).get("name")
+    if name:
+        entry[AccountNamed(name)] = ObjectKey(body["kind"], body.metadata.namespace,
+                                              body.metadata.name)
+    return entry
 
 
 for _kind in MANAGED_KINDS:
-    kopf.index(GROUP, VERSION, _kind.plural, id="cloud_claims")(cloud_claims)
+    kopf.index(GROUP, VERSION, _kind.plural, id="references")(references)
     for _register in (kopf.on.create, kopf.on.update, kopf.on.resume):
         _register(GROUP, VERSION, _kind.plural, id=RECONCILE_ID)(reconcile)
     kopf.on.delete(GROUP, VERSION, _kind.plural, id="delete")(delete)
 
 
-async def account_users(body: kopf.Body, spec: kopf.Spec, **_: Any
-                        ) -> dict[str, ObjectKey]:
-    """Which resources name each HuaweiCloudAccount in spec.accountRef, by its name (kopf
-    fills the index before any handler runs): an account's deletion waits for them, and they
-    are woken when the account's Ready reason changes. ({} when none is named: kopf would
-    keep what an earlier result said for None.)"""
-    name = (spec.get("accountRef") or {}).get("name")
-    return {name: ObjectKey(body["kind"], body.metadata.namespace, body.metadata.name)} \
-        if name else {}
-
-
-for _kind in MANAGED_KINDS:
-    kopf.index(GROUP, VERSION, _kind.plural, id="account_users")(account_users)
-
-
 @kopf.on.create(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account")
 @kopf.on.update(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account")
 @kopf.on.resume(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account")
-async def account(body: kopf.Body, patch: kopf.Patch, name: str, account_users: kopf.Index,
+async def account(body: kopf.Body, patch: kopf.Patch, name: str, references: kopf.Index,
                   **_: Any) -> None:
     """An account is Ready when the cloud accepted the credentials its Secret holds (an IAM
     login, or a signed AK/SK check: Accounts.check, asked only when the answer is not known
@@ -202,18 +206,18 @@ async def account(body: kopf.Body, patch: kopf.Patch, name: str, account_users: 
         why = f"HuaweiCloudAccount {name} changed" if changed else \
             f"HuaweiCloudAccount {name} is now {outcome.reason}"
         await asyncio.gather(*(rt.registry.wake(user, why)
-                               for user in account_users.get(name, ())))
+                               for user in references.get(AccountNamed(name), ())))
     _finish(resource, patch, outcome)
 
 
 @kopf.on.delete(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account-delete")
 async def account_deleted(body: kopf.Body, patch: kopf.Patch, name: str, retry: int,
-                          account_users: kopf.Index, **_: Any) -> None:
+                          references: kopf.Index, **_: Any) -> None:
     """kopf keeps the account's finalizer while resources name it (InUse: retried, never a
     PermanentError, after which kopf would release it); then the account is forgotten."""
     rt = runtime()
     resource = _resource(body)
-    outcome = deletion_outcome(len(account_users.get(name, ())), retry)
+    outcome = deletion_outcome(len(references.get(AccountNamed(name), ())), retry)
     if outcome.next is Next.DONE:
         await rt.accounts.remove(name)
         rt.engine.views.release(name)

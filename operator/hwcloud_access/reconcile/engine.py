@@ -42,7 +42,7 @@ from .secret_refs import SecretRefs
 from .secret_source import CREDENTIALS_SECRET
 from .views import Views
 
-Claims = Mapping[CloudKey, Iterable[Claimant]]  # the kopf index of every resource's claim
+Claims = Mapping[CloudKey, Iterable[Claimant]]  # every resource's claim (in the kopf index)
 TOKEN_NAMESPACE = uuid.UUID("5b3f0e4c-8f52-4a8e-9a3c-2f1d6c7b9e10")
 POLL_DELAYS = (1.0, 1.0, 1.0, 2.0, 2.0, 3.0, 5.0)  # first look: after a typical apply
 
