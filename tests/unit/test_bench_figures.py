@@ -8,6 +8,7 @@ from tests.faults.fleet import SERVER
 from tools.bench.figures import queue_figures, requests_delta, rss_per_1000, slope_per_1000
 from tools.bench.layout import layouts_from_env, many_servers, one_server
 from tools.bench.report import combine
+from tools.bench.sampling import summarize as summarize_samples
 
 
 def test_slope_is_the_least_squares_fit_per_1000() -> None:
@@ -124,3 +125,13 @@ def test_scenarios_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
             env.setenv(name, value)
             with pytest.raises(SystemExit, match=message):
                 layouts_from_env()
+
+
+def test_a_sampling_profile_counts_own_and_inclusive_samples_once_per_stack() -> None:
+    raw = "main;loop;handler;cloud 30\nmain;loop;handler 10\nmain;loop;kopf;handler 5\n\n"
+    text = summarize_samples(raw, top=5)
+    assert text.startswith("45 samples at 50 Hz (0.9 s")
+    own, inclusive = text.split("samples in the function or what it called:")
+    assert "     30  66.7%  cloud" in own and "     15  33.3%  handler" in own
+    assert "     45 100.0%  handler" in inclusive  # in all three stacks, once each
+    assert summarize_samples("") == "no samples\n"

@@ -29,7 +29,8 @@ Then prints a table per run and writes .bench/latest.json (and .bench/run-<time>
 
 Other knobs: BENCH_RESYNC (20 s), BENCH_TIMEOUT (s per run, default scales with the run),
 BENCH_BASELINE_DELAY (the baseline's fixed retry delay, 1 s), BENCH_KEEP=1 keeps the test
-bed running, BENCH_PROFILE=cpu|mem|both profiles the operator.
+bed running, BENCH_PROFILE=spy|cpu|mem|both profiles the operator (spy: sampling, from
+outside, tools/bench/sampling.py; the others: tools/bench/profile_operator.py).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ from tools.bench.figures import (  # noqa: E402
 )
 from tools.bench.layout import Layout, env_int, env_number, layouts_from_env  # noqa: E402
 from tools.bench.report import combine, summarize, table  # noqa: E402
+from tools.bench.sampling import SamplingProfile  # noqa: E402
 
 OUT = ROOT / ".bench"
 LIST_OPS = ("list_users", "list_groups", "list_mq_users")
@@ -268,7 +270,7 @@ def run_one(testbed: Testbed, settings: dict[str, Any], layout: Layout, *, naive
     if naive:
         env["BENCH_BASELINE_DELAY"] = str(settings["baseline_delay"])
         operator: OperatorProcess = Naive(env, log_path, "-n", namespace)
-    elif settings["profile"]:
+    elif settings["profile"] in ("cpu", "mem", "both"):
         env["BENCH_PROFILE"] = settings["profile"]
         env["BENCH_PROFILE_DIR"] = str(OUT / "profile")
         operator = Profiled(env, log_path, *args)
@@ -296,6 +298,8 @@ def run_one(testbed: Testbed, settings: dict[str, Any], layout: Layout, *, naive
         started, started_wall = time.monotonic(), time.time()
         calls_sampler = StatsSampler(emulator, started, metrics_port)
         calls_sampler.start()
+        sampling = SamplingProfile(operator.process.pid, OUT / "profile", label) \
+            if settings["profile"] == "spy" and not naive else None
         log(f"{label}: creating {len(objects)} objects in {namespace}")
         create_s = create_all(client, namespace, objects)
         log(f"{label}: created in {create_s:.1f}s; waiting for Ready (watching)")
@@ -310,7 +314,9 @@ def run_one(testbed: Testbed, settings: dict[str, Any], layout: Layout, *, naive
         stats = emulator.stats()
         calls_sampler.stop()
         requests = requests_delta(requests_before, apiserver_requests(testbed), len(objects))
-        if settings["profile"] and not naive:
+        if sampling is not None:
+            log(f"{label}: sampling profile in {sampling.stop()}")
+        elif settings["profile"] and not naive:
             operator.process.send_signal(signal.SIGUSR1)  # profile_operator.py dumps
         sampler.sample()
         cpu_at_converge = dict(sampler.cpu)
@@ -421,6 +427,9 @@ def _log_summary(text: str) -> dict[str, int]:
 
 
 # -- the whole benchmark ------------------------------------------------------------------
+PROFILES = ("spy", "cpu", "mem", "both")
+
+
 def settings_from_env() -> dict[str, Any]:
     """What every run shares (the objects per run come from tools/bench/layout.py)."""
     return {
@@ -429,9 +438,16 @@ def settings_from_env() -> dict[str, Any]:
         "resync_interval": env_number("BENCH_RESYNC", 20.0, minimum=1),
         "baseline": os.environ.get("BENCH_BASELINE", "1") not in ("0", "no", "false"),
         "baseline_delay": env_number("BENCH_BASELINE_DELAY", 1.0),
-        "profile": os.environ.get("BENCH_PROFILE", "").strip() or None,
+        "profile": profile_from_env(),
         "timeout": env_number("BENCH_TIMEOUT", 0.0) or None,
     }
+
+
+def profile_from_env() -> str | None:
+    profile = os.environ.get("BENCH_PROFILE", "").strip() or None
+    if profile not in (None, *PROFILES):
+        raise SystemExit(f"BENCH_PROFILE={profile!r}: one of {', '.join(PROFILES)}")
+    return profile
 
 
 def run_timeout(settings: dict[str, Any], layout: Layout) -> float:
