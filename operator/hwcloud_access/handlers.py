@@ -23,7 +23,7 @@ from .reconcile.outcome import Next, Outcome, Reason, ReconcileProblem
 from .reconcile.ownership import claim_of
 from .reconcile.registry import ObjectKey
 from .reconcile.resource import RECONCILE_REQUEST_ANNOTATION, Resource
-from .runtime import OperatorSettings, Runtime, build_runtime
+from .runtime import OperatorSettings, Runtime, build_runtime, operator_settings
 
 KOPF_PREFIX = f"kopf.{GROUP}"
 RECONCILE_ID = "reconcile"
@@ -38,9 +38,9 @@ def runtime() -> Runtime:
 
 
 def _settings(memo: kopf.Memo) -> OperatorSettings:
-    """What `hwcloud-access run` decided (its memo); the defaults when kopf runs the module
-    some other way."""
-    return memo.get("settings") or OperatorSettings()
+    """What `hwcloud-access run` decided (its memo); the defaults and the environment when
+    kopf runs the module some other way."""
+    return memo.get("settings") or operator_settings(namespaces=[])
 
 
 @kopf.on.startup()

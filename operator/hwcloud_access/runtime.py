@@ -74,6 +74,8 @@ class OperatorSettings:
     kopf_connections: int = 0  # 0: kopf's default, no limit (see kopf_connections())
     # Which namespaces may use the default account (HW_*): All, or a label selector.
     default_account_namespaces: AllowedNamespaces = ALL
+    # The operator's default account (HW_* variables), read and checked before kopf starts.
+    default_account: AccountConfig | None = None
 
 
 def operator_settings(*, namespaces: list[str], resync_interval: float | None = None,
@@ -81,9 +83,10 @@ def operator_settings(*, namespaces: list[str], resync_interval: float | None = 
                       default_account_namespaces: str | None = None,
                       env: Mapping[str, str] = os.environ) -> OperatorSettings:
     """The settings from the command line's options, the tuning variables (TUNING_ENV),
-    HWCLOUD_STATE_NAMESPACE or POD_NAMESPACE, and the defaults. ValueError names a variable
-    that is not a number."""
-    chosen: dict[str, Any] = {"kopf_connections": kopf_connections(namespaces)}
+    HWCLOUD_STATE_NAMESPACE or POD_NAMESPACE, the default account's HW_* variables, and the
+    defaults. ValueError names a variable that is not a number, or the HW_* ones missing."""
+    chosen: dict[str, Any] = {"kopf_connections": kopf_connections(namespaces),
+                              "default_account": default_account_from_env(env)}
     types = {f.name: type(f.default) for f in fields(OperatorSettings)}
     for variable, setting in TUNING_ENV.items():
         if env.get(variable):
@@ -150,7 +153,7 @@ async def build_runtime(settings: OperatorSettings,
     secret_refs = SecretRefs(on_unwatched=kube.forget_secret)
     namespaces = NamespaceLabels()
     await namespaces.load(kube)  # before any handler: every check has the labels to go by
-    accounts = Accounts(kube, default_account_from_env(), make_session, secret_refs,
+    accounts = Accounts(kube, settings.default_account, make_session, secret_refs,
                         namespaces, settings.default_account_namespaces)
     metrics.PACERS.source = accounts.pacer_snapshots
     key = await fingerprint_key(kube, settings.state_namespace, settings.fingerprint_secret)

@@ -34,3 +34,16 @@ def test_settings_come_from_options_then_variables_then_the_defaults() -> None:
 def test_a_variable_that_is_not_a_number_is_named() -> None:
     with pytest.raises(ValueError, match="HWCLOUD_CLOUD_BUDGET='soon' is not a number"):
         operator_settings(namespaces=[], env={"HWCLOUD_CLOUD_BUDGET": "soon"})
+
+
+def test_a_default_account_with_a_key_missing_stops_the_start_with_its_names() -> None:
+    """Before kopf starts: otherwise the start-up is retried for good and the liveness probe
+    never answers, with the reason deep in the log."""
+    with pytest.raises(ValueError, match="HW_REGION_NAME is set but HW_ACCESS_KEY not"):
+        operator_settings(namespaces=[], env={"HW_REGION_NAME": "r", "HW_PROJECT_ID": "p",
+                                              "HW_SECRET_KEY": "s"})
+    account = operator_settings(namespaces=[], env={
+        "HW_REGION_NAME": "r", "HW_PROJECT_ID": "p", "HW_ACCESS_KEY": "AK",
+        "HW_SECRET_KEY": "not-shown"}).default_account
+    assert account is not None and account.region == "r"
+    assert "not-shown" not in repr(account)
