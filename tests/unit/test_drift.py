@@ -1,5 +1,5 @@
 """The drift sweep on a fake clock: one listing per period (the shortest a member asks
-for), and a wake-up for each member changed or deleted outside the cluster."""
+for), and a wake-up for each member changed in the cloud or gone from its listing."""
 
 from __future__ import annotations
 
@@ -66,8 +66,8 @@ async def test_one_listing_per_period_wakes_only_what_drifted(cloud) -> None:
     clock.now = 61.0
     await sweeper.sweep_due()
     assert listings == [61.0]
-    assert sorted(woken) == [(key("a"), "drift: changed outside the cluster"),
-                             (key("b"), "drift: deleted outside the cluster")]
+    assert sorted(woken) == [(key("a"), "drift sweep: changed in the cloud"),
+                             (key("b"), "drift sweep: gone from the cloud's listing")]
     clock.now = 200.0  # the drifted ones are re-tracked by their reconcile, not before
     await sweeper.sweep_due()
     assert len(listings) == 2 and len(woken) == 2
@@ -124,4 +124,4 @@ async def test_a_moved_stamp_is_not_drift() -> None:
     stamped["a"] = stamped["a"].model_copy(update={"description": "tampered"})
     clock.now = 122.0
     await sweeper.sweep_due()
-    assert woken == [(key("a"), "drift: changed outside the cluster")]
+    assert woken == [(key("a"), "drift sweep: changed in the cloud")]

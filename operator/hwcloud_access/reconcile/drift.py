@@ -1,6 +1,8 @@
 """The drift sweep: per listing (a VPN server's users or groups, a RocketMQ instance's users),
-one list call per period finds managed objects changed or deleted outside the cluster and
-wakes them; their own reconcile puts them back and records the Event.
+one list call per period finds managed objects that changed or went away in the cloud since
+they were last Ready and wakes them; their own reconcile decides whether that is drift (a
+setting changed outside the cluster: put back, with an Event) or not (a group's user count
+moved because users joined it).
 
 The cost of a sweep is the listing's pages, whatever the number of objects.
 """
@@ -112,9 +114,9 @@ class DriftSweeper:
         for key, member in list(listing.members.items()):
             found = snapshot.by_id.get(member.cloud_id)
             if found is None:
-                why = "drift: deleted outside the cluster"
+                why = "drift sweep: gone from the cloud's listing"
             elif digest(found) != member.digest:
-                why = "drift: changed outside the cluster"
+                why = "drift sweep: changed in the cloud"
             else:
                 continue
             drifted += 1
@@ -132,7 +134,8 @@ class DriftSweeper:
                     log.warning("drift sweep failed: %s", error)
                     continue
                 if drifted:
-                    log.info("drift sweep: %d object(s) changed outside the cluster", drifted)
+                    log.info("drift sweep: %d object(s) changed in the cloud since last "
+                             "Ready; looking again", drifted)
 
     async def run(self) -> None:
         while True:
