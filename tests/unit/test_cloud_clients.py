@@ -216,6 +216,22 @@ async def test_reset_password_is_not_repeated_after_a_lost_answer():
     assert "N3w-Passw0rd" not in str(info.value) + repr(info.value)
 
 
+async def test_reset_password_is_not_repeated_after_a_5xx_but_is_after_busy():
+    """A gateway's 504 may come after the reset took effect: a repeat would be refused as
+    "one of the last 5", so the caller resolves it from its recorded intent. A busy answer
+    did nothing and is retried."""
+    script = Script(httpx.Response(504, json={"error_code": "APIGW.0203",
+                                              "error_msg": "gateway timeout"}), ok())
+    async with session(script) as s:
+        with pytest.raises(ServerError):
+            await s.vpn.reset_password("srv", "u1", "N3w-Passw0rd")
+    assert len(script.requests) == 1
+    script = Script(busy(), ok())
+    async with session(script) as s:
+        await s.vpn.reset_password("srv", "u1", "N3w-Passw0rd")
+    assert len(script.requests) == 2
+
+
 async def test_ids_that_would_change_the_path_are_refused():
     script = Script(ok())
     async with session(script) as s:
@@ -335,6 +351,16 @@ async def test_mq_missing_user_and_missing_instance():
 async def test_mq_create_after_lost_answer_treats_already_exists_as_done():
     script = Script(httpx.ReadTimeout("lost"),
                     httpx.Response(400, json={"error_code": "DMS.00400999",
+                                              "error_msg": "The user already exists."}))
+    async with session(script) as s:
+        await s.rocketmq.create_user("inst", mq_user(), "Secr3t-Key!")
+    assert len(script.requests) == 2
+
+
+async def test_mq_create_after_a_5xx_treats_already_exists_as_done():
+    script = Script(httpx.Response(502, json={"error_code": "APIGW.0202",
+                                              "error_msg": "bad gateway"}),
+                    httpx.Response(400, json={"error_code": "DMS.00400973",
                                               "error_msg": "The user already exists."}))
     async with session(script) as s:
         await s.rocketmq.create_user("inst", mq_user(), "Secr3t-Key!")

@@ -24,7 +24,6 @@ from .errors import (
     AuthError,
     CloudError,
     InvalidRequestError,
-    TransportError,
     classify,
     transport_error,
 )
@@ -122,12 +121,13 @@ class Caller:
         json: Any = None,
         params: Sequence[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
-        retry_transport: bool = True,
+        repeatable: bool = True,
     ) -> httpx.Response:
         """The 2xx answer, or the typed error once retries are exhausted or pointless.
 
-        ``retry_transport=False``: a TransportError is raised at once (for calls that
-        are not safe to repeat blindly).
+        ``repeatable=False`` (calls not safe to repeat blindly): an error after which the
+        request may have taken effect (no answer, a 5xx) is raised at once, for the caller
+        to find out what happened; only refusals (busy, throttled) are retried.
         """
         write = method.upper() not in ("GET", "HEAD")
 
@@ -147,8 +147,8 @@ class Caller:
                     CallOutcome.NEUTRAL if error.retryable else CallOutcome.SUCCESS
                 )
                 raise error
-            except TransportError as err:
-                if not retry_transport:
+            except CloudError as err:
+                if not repeatable and err.may_have_applied:
                     raise _NoRetry(err) from None
                 raise
             finally:

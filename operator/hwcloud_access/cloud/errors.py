@@ -20,6 +20,9 @@ class CloudError(Exception):
     """An answer (or no answer) from the cloud that is not a success."""
 
     retryable: bool = False
+    # Whether the request may have taken effect all the same: no answer, or a 5xx that a
+    # gateway may have given after the service acted. A refusal (busy, 4xx) did nothing.
+    may_have_applied: bool = False
 
     def __init__(
         self,
@@ -123,15 +126,19 @@ class LimiterTimeoutError(CloudError):
 
 
 class ServerError(CloudError):
-    """5xx. Retryable."""
+    """5xx. Retryable, but the request may have been applied (a gateway's 502/504 after the
+    service acted)."""
 
     retryable = True
+    may_have_applied = True
 
 
 class TransportError(CloudError):
     """No answer: connection refused/reset, timeout. Retryable, but the request may
     have been applied: repeat a create only with the same client token, or look the
     object up by name first."""
+
+    may_have_applied = True
 
     retryable = True
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from .caller import Caller, segment
-from .errors import ConflictError, InstanceNotFoundError, NotFoundError, TransportError
+from .errors import CloudError, ConflictError, InstanceNotFoundError, NotFoundError
 from .models import MqUser, MqUserWrite
 
 MAX_PAGE = 50  # the API's maximum ``limit``
@@ -62,19 +62,22 @@ class RocketMqClient:
         return MqUser.model_validate(data)
 
     async def create_user(self, instance_id: str, user: MqUserWrite, secret_key: str) -> None:
-        """Create; repeated once after a lost answer, and then "already exists" is success
-        (the API has no client token; the caller's read-back settles the fields)."""
+        """Create; repeated once after an answer that may hide a success (none, a 5xx), and
+        then "already exists" is success (the API has no client token; the caller's
+        read-back settles the fields)."""
         operation = "rocketmq.create_user"
         body = user.to_body(secret_key)
         try:
             await self._json(operation, "POST", self._base(instance_id), instance_id,
-                             json=body, retry_transport=False)
+                             json=body, repeatable=False)
             return
-        except TransportError:
-            pass  # it may have been applied: try once more, a duplicate reads as conflict
+        except CloudError as error:
+            if not error.may_have_applied:
+                raise
+            # it may have been applied: try once more, a duplicate reads as conflict
         try:
             await self._json(operation, "POST", self._base(instance_id), instance_id,
-                             json=body, retry_transport=False)
+                             json=body, repeatable=False)
         except ConflictError:
             return
 

@@ -174,11 +174,12 @@ class VpnClient:
         await self._json("vpn.update_user", "PUT", path, server_id, json={"user": body})
 
     async def reset_password(self, server_id: str, user_id: str, new_password: str) -> None:
-        """Admin reset. Not repeated after a TransportError: a second reset with the same
-        password would be refused as one of the last five, so the caller decides."""
+        """Admin reset. Not repeated when it may have taken effect (no answer, a 5xx): a
+        second reset with the same password would be refused as one of the last five, so
+        the caller, which recorded its intent, decides."""
         path = f"{self._base(server_id)}/users/{segment(user_id, 'user id')}/reset-password"
         await self._json("vpn.reset_password", "POST", path, server_id,
-                         json={"new_password": new_password}, retry_transport=False)
+                         json={"new_password": new_password}, repeatable=False)
 
     async def delete_user(self, server_id: str, user_id: str) -> None:
         """Gone already counts as done."""
