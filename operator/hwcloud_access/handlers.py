@@ -27,6 +27,7 @@ from .runtime import OperatorSettings, Runtime, build_runtime, operator_settings
 
 KOPF_PREFIX = f"kopf.{GROUP}"
 RECONCILE_ID = "reconcile"
+DELETE_ID = "delete"
 MANAGED_KINDS = tuple(kind for kind in ALL_KINDS if kind is not HUAWEI_CLOUD_ACCOUNT)
 _runtime: Runtime | None = None
 
@@ -55,8 +56,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.posting.level = logging.CRITICAL  # our own Events only, not kopf's log lines
     settings.watching.server_timeout = 300
     # kopf holds a handler that failed until its retry delay is over, whatever the events;
-    # a wake-up (the Secret fixed, the group Ready, a turn free) removes that state instead.
-    retry_state = tuple(settings.persistence.progress_storage.make_keys(RECONCILE_ID))
+    # a wake-up (the Secret fixed, the group Ready, a turn free, a deleting group's last
+    # user gone) removes that state instead.
+    progress = settings.persistence.progress_storage
+    retry_state = (*progress.make_keys(RECONCILE_ID), *progress.make_keys(DELETE_ID))
     _runtime = await build_runtime(_settings(memo), retry_state)
     _runtime.registry.holds(diffbase)
     _runtime.start_background()
@@ -180,7 +183,7 @@ for _kind in MANAGED_KINDS:
     kopf.index(GROUP, VERSION, _kind.plural, id="references")(references)
     for _register in (kopf.on.create, kopf.on.update, kopf.on.resume):
         _register(GROUP, VERSION, _kind.plural, id=RECONCILE_ID)(reconcile)
-    kopf.on.delete(GROUP, VERSION, _kind.plural, id="delete")(delete)
+    kopf.on.delete(GROUP, VERSION, _kind.plural, id=DELETE_ID)(delete)
 
 
 @kopf.on.create(GROUP, VERSION, HUAWEI_CLOUD_ACCOUNT.plural, id="account")

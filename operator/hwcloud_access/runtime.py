@@ -133,8 +133,8 @@ class Runtime:
 
 async def build_runtime(settings: OperatorSettings,
                         retry_state: tuple[str, ...] = ()) -> Runtime:
-    """`retry_state`: the annotations in which kopf keeps the reconcile handler's retries,
-    removed by a wake-up."""
+    """`retry_state`: the annotations in which kopf keeps the reconcile and delete
+    handlers' retries, removed by a wake-up."""
     try:
         kubernetes.config.load_incluster_config()
     except kubernetes.config.ConfigException:
