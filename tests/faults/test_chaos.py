@@ -294,12 +294,12 @@ def test_deleting_everything_leaves_no_cloud_object(chaos: Chaos) -> None:
     def cloud_left() -> list[str]:
         state = emulator.state()
         server = state["vpn_servers"][SERVER]
+        instance = state["rocketmq_instances"][INSTANCE]
         return ([f"VPN user {u['name']} ({u['id']})" for u in server["users"]]
                 + [f"VPN group {g['name']} ({g['id']})" for g in server["groups"]
                    if g["type"] != "Default"]
-                + [f"MQ user {u['access_key']}"
-                   for u in state["rocketmq_instances"][INSTANCE]["users"]]
-                + [f"pending {p}" for p in server["pending"]])
+                + [f"MQ user {u['access_key']}" for u in instance["users"]]
+                + [f"pending {p}" for p in server["pending"] + instance["pending"]])
 
     deadline = time.monotonic() + 60
     while (left := cloud_left()) and time.monotonic() < deadline:
