@@ -108,6 +108,25 @@ async def test_limiter_timeout_is_not_retried_in_place():
     assert len(calls) == 1
 
 
+async def test_retry_if_raises_at_once_what_it_refuses():
+    t = FakeTime()
+    attempt, calls = failing([BusyError("b"), ServerError("s")])
+    with pytest.raises(ServerError):
+        await retry_call(attempt, policy=RetryPolicy(), clock=t.clock, sleep=t.sleep,
+                         uniform=lambda: 1.0, retry_if=lambda err: not err.may_have_applied)
+    assert len(calls) == 2  # the busy answer was retried, the 5xx was not
+    assert t.slept == pytest.approx([0.2])
+
+
+async def test_retry_if_cannot_make_a_terminal_error_retried():
+    t = FakeTime()
+    attempt, calls = failing([InvalidRequestError("bad")])
+    with pytest.raises(InvalidRequestError):
+        await retry_call(attempt, policy=RetryPolicy(), clock=t.clock, sleep=t.sleep,
+                         retry_if=lambda err: True)
+    assert len(calls) == 1
+
+
 async def test_non_cloud_errors_propagate():
     async def attempt(deadline):
         raise KeyError("bug")

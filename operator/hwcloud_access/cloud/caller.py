@@ -147,10 +147,6 @@ class Caller:
                     CallOutcome.NEUTRAL if error.retryable else CallOutcome.SUCCESS
                 )
                 raise error
-            except CloudError as err:
-                if not repeatable and err.may_have_applied:
-                    raise _NoRetry(err) from None
-                raise
             finally:
                 limiter.release(permit, outcome)
 
@@ -164,9 +160,8 @@ class Caller:
                 on_retry=lambda err, n, delay: log.debug(
                     "%s: attempt %d failed (%s); retrying in %.2f s", operation, n,
                     err.code or err.status or type(err).__name__, delay),
+                retry_if=None if repeatable else _nothing_applied,
             )
-        except _NoRetry as wrapped:
-            raise wrapped.error from None
         except AuthError as refused:
             if self._auth_status is not None:
                 self._auth_status.record(refused)
@@ -203,9 +198,6 @@ class Caller:
         return response
 
 
-class _NoRetry(CloudError):
-    """Carries an error through retry_call without a retry (not retryable itself)."""
-
-    def __init__(self, error: CloudError) -> None:
-        super().__init__(error.message, operation=error.operation, retryable=False)
-        self.error = error
+def _nothing_applied(error: CloudError) -> bool:
+    """A refusal (busy, throttled), after which the request did nothing: safe to repeat."""
+    return not error.may_have_applied

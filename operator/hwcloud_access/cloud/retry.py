@@ -48,9 +48,11 @@ async def retry_call(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     uniform: Callable[[], float] = _random.random,
     on_retry: Callable[[CloudError, int, float], None] | None = None,
+    retry_if: Callable[[CloudError], bool] | None = None,
 ) -> T:
     """Run ``attempt(deadline)`` until it returns, a terminal error, the last attempt, or
-    the budget is spent; then the last error is raised."""
+    the budget is spent; then the last error is raised. ``retry_if``: a retryable error
+    this says no to is raised at once too (a call not safe to repeat after some errors)."""
     deadline = clock() + policy.budget
     number = 0
     while True:
@@ -59,6 +61,8 @@ async def retry_call(
             return await attempt(deadline)
         except CloudError as err:
             if not err.retryable or isinstance(err, LimiterTimeoutError):
+                raise
+            if retry_if is not None and not retry_if(err):
                 raise
             if number >= policy.max_attempts:
                 raise
