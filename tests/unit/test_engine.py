@@ -600,6 +600,46 @@ async def test_deleted_while_its_create_answer_was_lost(engine, cloud) -> None:
     assert done.released and cloud.visible == {} and cloud.pending == {}
 
 
+class TokenlessAdapter(FakeAdapter):
+    """A cloud without client tokens (RocketMQ): a create of a taken name is refused, even
+    when the earlier create was this resource's own."""
+
+    client_tokens = False
+
+    async def create(self, ctx: Context, desired: Desired, credentials: Credentials | None,
+                     client_token: str) -> str:
+        self.cloud.call("create", desired.name)
+        if any(i is not None and i.name == desired.name
+               for i in (*self.cloud.visible.values(), *self.cloud.pending.values())):
+            raise AlreadyExistsError("exists", status=400, code="DMS.00400973")
+        new = Item(id=desired.name, name=desired.name, description=desired.description)
+        self.cloud.pending[new.id] = new
+        if "lose-create" in self.cloud.fail_on:  # made, but the answer is lost
+            raise self.cloud.fail_on.pop("lose-create")
+        return new.id
+
+
+async def test_deleted_while_its_create_answer_was_lost_without_client_tokens(engine,
+                                                                             cloud) -> None:
+    adapter = TokenlessAdapter(cloud)
+    res = resource()
+    cloud.fail_on["lose-create"] = TransportError("no answer")
+    lost = await engine.reconcile(adapter, res, claims=NO_CLAIMS)  # made; its answer lost
+    assert "id" not in lost.status and "g" in cloud.pending
+    res = Resource(VPN_USER_GROUP, {**res.body, "status": {
+        "pendingChange": engine.kube.patches[-1]["pendingChange"]}})
+    # not shown yet: the create sent again is refused, so the first one made it
+    waiting = await engine.delete(adapter, res, claims=NO_CLAIMS)
+    assert not waiting.released and "waiting for it to show" in waiting.message
+    assert cloud.ops() == ["create", "create"]
+    cloud.apply()
+    deleting = await engine.delete(adapter, evolve(res, waiting), claims=NO_CLAIMS)
+    assert not deleting.released and ("delete", "g") in cloud.calls
+    cloud.apply()
+    done = await engine.delete(adapter, evolve(res, deleting), claims=NO_CLAIMS)
+    assert done.released and cloud.visible == {} and cloud.pending == {}
+
+
 async def ready_with_secret(engine, cloud, adapter) -> Resource:
     cloud.secret = cloud.secret_in_effect = "first-Secret-1"
     res = resource()
