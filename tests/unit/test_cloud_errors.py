@@ -118,11 +118,12 @@ def test_subclass_relations_callers_rely_on():
     assert issubclass(e.ThrottledError, e.BusyError)
     # no request was sent: not the cloud's busy answer, but the caller may requeue
     assert not issubclass(e.LimiterTimeoutError, e.BusyError)
-    assert issubclass(e.ConflictError, e.InvalidRequestError)
+    # a conflict is the cloud's state, not a bad request (an update's is retried)
+    assert not issubclass(e.ConflictError, e.InvalidRequestError)
     assert e.AlreadyExistsError is e.ConflictError
     assert not issubclass(e.InstanceNotFoundError, e.NotFoundError)
     for cls in (e.NotFoundError, e.InvalidRequestError, e.AccessDeniedError, e.AuthError,
-                e.QuotaExceededError, e.InstanceNotFoundError):
+                e.QuotaExceededError, e.InstanceNotFoundError, e.ConflictError):
         assert cls("x").retryable is False
     for cls in (e.BusyError, e.ThrottledError, e.ServerError, e.TransportError,
                 e.LimiterTimeoutError):

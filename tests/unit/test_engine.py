@@ -16,6 +16,7 @@ from hwcloud_access.cloud import (
     AuthError,
     BusyError,
     CloudError,
+    ConflictError,
     InvalidRequestError,
     NotFoundError,
     PasswordReusedError,
@@ -398,6 +399,27 @@ async def test_cloud_errors_map_to_conditions(engine, cloud, error, reason, next
     assert (outcome.ready, outcome.reason, outcome.next, outcome.synced) == (
         False, reason, next_, False)
     assert outcome.synced_reason is reason
+
+
+async def test_a_create_refused_for_a_name_nobody_shows_is_invalid(engine, cloud) -> None:
+    cloud.fail_on["create"] = ConflictError("name exists", status=409)
+    outcome = await engine.reconcile(FakeAdapter(cloud), resource(), claims=NO_CLAIMS)
+    assert (outcome.reason, outcome.next) == (Reason.INVALID_SPEC, Next.TERMINAL)
+    assert outcome.message == "the cloud refused it: cloud call HTTP 409: name exists"
+
+
+async def test_a_conflict_outside_a_create_is_tried_again(engine, cloud) -> None:
+    cloud.visible["x"] = Item(id="x", name="g", description="old")
+    cloud.fail_on["update"] = ConflictError("The user group name already exists.",
+                                            status=400, code="VPN.0001",
+                                            operation="vpn.update_group")
+    outcome = await engine.reconcile(FakeAdapter(cloud), resource(status={"id": "x"}),
+                                     claims=NO_CLAIMS)
+    assert (outcome.ready, outcome.reason, outcome.next, outcome.synced_reason) == (
+        False, Reason.CLOUD_BUSY, Next.REQUEUE, Reason.CLOUD_BUSY)
+    assert "conflicting" in outcome.message and "name already exists" in outcome.message
+    assert 0.0 <= outcome.delay <= engine.settings.busy_base_delay
+    assert cloud.ops() == ["update"]
 
 
 async def test_spec_the_schema_missed_is_invalid_without_a_cloud_call(engine, cloud) -> None:

@@ -82,8 +82,10 @@ class InvalidRequestError(CloudError):
     """A 400 the cloud will give again for the same input. Terminal."""
 
 
-class ConflictError(InvalidRequestError):
-    """The name is already taken (told apart from the message or a 409). Terminal."""
+class ConflictError(CloudError):
+    """The name is already taken (told apart from the message or a 409): for a create, an
+    object to look for; otherwise the cloud's state is in the way, not the request itself.
+    Not retried inside the client."""
 
 
 AlreadyExistsError = ConflictError

@@ -20,6 +20,7 @@ from ..cloud import (
     AlreadyExistsError,
     AuthError,
     CloudError,
+    ConflictError,
     InstanceNotFoundError,
     InvalidRequestError,
     NotFoundError,
@@ -327,8 +328,9 @@ class Engine:
             if observed is not None:
                 return await self._found(adapter, ctx, attempt, desired, credentials,
                                          observed)
-            if intent is None:
-                raise conflict from None
+            if intent is None:  # a name taken by an object the listing does not show
+                return self._failed(Reason.INVALID_SPEC, f"the cloud refused it: {conflict}",
+                                    Next.TERMINAL)
             return self._applying("the cloud says the object exists (an earlier create of "
                                   "this resource); waiting for it to show", attempt,
                                   {"pendingChange": resource.status.get("pendingChange")})
@@ -583,6 +585,10 @@ class Engine:
                                 self.settings.auth_retry_delay)
         if isinstance(error, AccessDeniedError):
             return self._failed(Reason.ACCESS_DENIED, message, Next.TERMINAL)
+        if isinstance(error, ConflictError):  # outside a create: the cloud's state may change
+            return self._failed(Reason.CLOUD_BUSY, f"the cloud refused it as conflicting with "
+                                f"what it holds now: {message}; trying again", Next.REQUEUE,
+                                self._busy_backoff(attempt))
         if isinstance(error, InstanceNotFoundError | QuotaExceededError | InvalidRequestError):
             return self._failed(Reason.INVALID_SPEC, f"the cloud refused it: {message}",
                                 Next.TERMINAL)

@@ -18,7 +18,7 @@ class Reason(StrEnum):
     APPLYING = "Applying"  # the cloud accepted a change and is still applying it
     DELETING = "Deleting"  # deletion in progress
     DELETE_BLOCKED = "DeleteBlocked"  # the cloud refused the delete; retried, finalizer kept
-    CLOUD_BUSY = "CloudBusy"  # retryable cloud answer (VPN.0030, 429, 5xx, timeouts)
+    CLOUD_BUSY = "CloudBusy"  # retryable cloud answer (VPN.0030, 429, 5xx, timeouts), a conflict
     INVALID_SPEC = "InvalidSpec"  # input the schema could not catch, or the cloud refused
     DEPENDENCY_NOT_READY = "DependencyNotReady"  # group, Secret or account not there yet
     AUTH_FAILED = "AuthFailed"  # the cloud refused the credentials
