@@ -102,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="kopf peering priority: the highest live one acts, the others "
                          "stand by (default: the earliest started is the highest)")
     run_cmd.add_argument("--state-namespace", metavar="NS",
-                         help="namespace of the operator's own Secret (default: $POD_NAMESPACE "
-                         "or default)")
+                         help="namespace of the operator's own Secret (default: "
+                         "$HWCLOUD_STATE_NAMESPACE, else $POD_NAMESPACE, else default)")
     run_cmd.add_argument("--default-account-namespaces", type=_allowed_namespaces,
                          metavar="SELECTOR",
                          help="namespaces whose resources may use the default account (HW_*): "
