@@ -1,8 +1,11 @@
 """The reconcile engine: observe -> compare -> create / update / delete -> wait for the
 cloud to apply it -> conditions. One engine for every kind; adapters say how each maps.
 
-A pass never sleeps waiting for the cloud: it returns an Outcome that says when to look
-again, and the caller (the kopf handler) schedules that.
+Waits are bounded. `settle` waits in memory, up to IN_PASS_WAIT (30 s) in all, for the
+cloud to apply a change, and a pass as long for a turn to create or for a VpnUser's group;
+a longer wait ends the pass with an Outcome that says when to look again, which the caller
+(the kopf handler) schedules. A single cloud call may wait for its server's pacer and its
+retries up to the cloud budget (HWCLOUD_CLOUD_BUDGET, 120 s) before the pass ends CloudBusy.
 """
 
 from __future__ import annotations
