@@ -15,6 +15,7 @@ import yaml
 from tests.support.argocd import EXPECTED, KINDS_DIR, argocd_health, script_of
 
 from hwcloud_access.api import ALL_KINDS, GROUP
+from hwcloud_access.api.base import STATUS_BEFORE_FIRST_PASS
 from hwcloud_access.reconcile.conditions import conditions_for
 from hwcloud_access.reconcile.outcome import Outcome, Reason
 
@@ -84,6 +85,36 @@ def test_the_samples_cover_every_reason_a_stalled_and_a_deleting_object() -> Non
     deleting = {conditions(obj)["Ready"]["reason"] for _, obj in samples()
                 if obj["metadata"].get("deletionTimestamp")}
     assert {"Deleting", "DeleteBlocked"} <= deleting
+
+
+KSTATUS_TYPES = ("Reconciling", "Stalled")
+
+
+def kstatus_conditions(conditions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Reconciling and Stalled conditions, without their transition time."""
+    return [{k: v for k, v in c.items() if k != "lastTransitionTime"}
+            for c in conditions if c["type"] in KSTATUS_TYPES]
+
+
+def test_the_samples_kstatus_conditions_are_the_ones_written_today() -> None:
+    """A sample captured before a reason moved between Reconciling and Stalled would test
+    the script on a status the operator no longer writes: each one's Reconciling and Stalled
+    are what conditions_for writes for its Ready (and Synced) today; one without Ready has
+    the CRDs' default status."""
+    for kind, obj in samples():
+        where = f"{kind} sample {obj['metadata']['name']}"
+        found = conditions(obj)
+        ready, synced = found.get("Ready"), found.get("Synced")
+        if ready is None:
+            assert obj["status"] == STATUS_BEFORE_FIRST_PASS, where
+            continue
+        outcome = Outcome(ready=ready["status"] == "True", reason=Reason(ready["reason"]),
+                          message=ready["message"], synced=synced["status"] == "True",
+                          synced_reason=Reason(synced["reason"]),
+                          synced_message=synced["message"])
+        written = conditions_for(outcome, None, ready["observedGeneration"])
+        assert kstatus_conditions(obj["status"]["conditions"]) == \
+            kstatus_conditions(written), where
 
 
 def test_each_expected_health_is_the_one_of_its_reason() -> None:

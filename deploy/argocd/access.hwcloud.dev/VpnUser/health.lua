@@ -8,13 +8,15 @@
 --   Degraded     Stalled=True, or a reason that waits for a change of the spec, a Secret or
 --                permissions; DeleteBlocked: the cloud refuses the delete
 --   Progressing  anything else: no status yet, generation not observed yet, applying,
---                creating, updating, deleting, cloud busy, dependency not ready
+--                creating, deleting, cloud busy, dependency not ready, in use
 -- (Argo CD's controller shows an object being deleted as Progressing "Pending deletion"
 -- without running this script; the Deleting and DeleteBlocked answers are for the rest.)
 local hs = {}
 
--- Ready reasons that are Degraded without a Stalled condition: statuses written before the
--- operator wrote Stalled, and ReconcileError (kstatus Reconciling, but not retried).
+-- Ready reasons that are Degraded even without a Stalled condition. Today the operator
+-- writes Stalled=True beside each of them (reconcile/conditions.py, STALLED); this table
+-- reads statuses written by a version before that, which wrote no Stalled (and
+-- Reconciling for ReconcileError).
 local terminal = {
   InvalidSpec = true,     -- input the schema could not catch, or the cloud refused
   AuthFailed = true,      -- the cloud refused the credentials
