@@ -28,7 +28,7 @@ from hwcloud_access.reconcile.credentials import Fingerprinter
 from hwcloud_access.reconcile.dependencies import Dependencies
 from hwcloud_access.reconcile.engine import Engine, EngineSettings, client_token
 from hwcloud_access.reconcile.outcome import Next, Reason
-from hwcloud_access.reconcile.ownership import CloudKey, claimant
+from hwcloud_access.reconcile.ownership import CloudKey, claim_of, claimant
 from hwcloud_access.reconcile.resource import Adapter, Context, Credentials, Resource
 from hwcloud_access.reconcile.secret_refs import SecretRefs
 from hwcloud_access.reconcile.views import CollectionView, ViewKey, Views
@@ -660,6 +660,58 @@ async def test_deleted_while_its_create_answer_was_lost_without_client_tokens(en
     cloud.apply()
     done = await engine.delete(adapter, evolve(res, deleting), claims=NO_CLAIMS)
     assert done.released and cloud.visible == {} and cloud.pending == {}
+
+
+async def test_without_client_tokens_a_first_create_refused_as_existing_is_not_its_own(
+        cloud) -> None:
+    """The name was taken between the listing and this pass's first create: "already exists"
+    answers the very first send, so the object is someone else's (AlreadyExists, no write).
+    Only a repeat after an earlier pass's create (its answer lost) takes it as its own."""
+    engine = make_engine(replace(FRESH, snapshot_max_age=60.0), cloud)  # a shared listing
+    adapter = TokenlessAdapter(cloud)
+    res = resource()
+    await engine._observe(adapter, await engine._context(res, res.spec()),
+                          Desired("g", "d"), max_age=0.0)  # cached before the name is taken
+    cloud.visible["g"] = Item(id="g", name="g", description="theirs")
+    raced = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
+    assert (raced.ready, raced.reason) == (False, Reason.ALREADY_EXISTS)
+    assert raced.status["pendingChange"] is None and "id" not in raced.status
+    assert cloud.ops() == ["create"] and cloud.visible["g"].description == "theirs"
+
+    # the refused create holds no claim: another resource is not AlreadyOwned by it
+    sent_before = resource(uid="uid-2", status={"pendingChange": {
+        "action": "create", "since": "2026-01-01T00:00:00Z", "clientToken": "t"}})
+    ambiguous = await engine.reconcile(adapter, sent_before, claims=NO_CLAIMS)
+    assert ambiguous.status["id"] == "g" and "Adopted" not in [e.reason for e in
+                                                               ambiguous.events]
+
+
+async def test_observing_an_object_first_is_no_claim_on_it(engine, cloud) -> None:
+    """Observe records what it sees in status.observedId and drops status.id and a create
+    intent (left from Manage): switched to Manage, the object is one the resource did not
+    create, and an observer made before the owner does not win the earliest-made rule."""
+    adapter = FakeAdapter(cloud)
+    cloud.visible["x"] = Item(id="x", name="g", description="theirs")
+    left_from_manage = {"id": "x", "pendingChange": {
+        "action": "create", "since": "2026-01-01T00:00:00Z", "clientToken": "t"}}
+    observer = resource(managementPolicy="Observe", status=left_from_manage)
+    seen = await engine.reconcile(adapter, observer, claims=NO_CLAIMS)
+    assert seen.ready and seen.status["observedId"] == "x"
+    assert seen.status["id"] is None and seen.status["pendingChange"] is None
+
+    managed = evolve(observer, seen, managementPolicy="Manage")
+    assert claim_of(adapter.key_of(managed.body), managed.body) == {}
+    refused = await engine.reconcile(adapter, managed, claims=NO_CLAIMS)
+    assert refused.reason is Reason.ALREADY_EXISTS and cloud.ops() == []
+
+    owner = resource(meta_name="owner", uid="u-owner", name="g", status={"id": "x"},
+                     created="2026-03-01T00:00:00Z")  # made after the observer
+    claims = {CloudKey("VpnUserGroup", "server", "g"): [claimant(owner.body)]}
+    adopting = evolve(managed, refused, adoptionPolicy="Adopt")
+    taken = await engine.reconcile(adapter, adopting, claims=claims)
+    assert taken.reason is Reason.ALREADY_OWNED and cloud.ops() == []
+    owned = await engine.reconcile(adapter, owner, claims=claims)
+    assert owned.reason is Reason.APPLYING and cloud.ops() == ["update"]  # the owner's
 
 
 async def ready_with_secret(engine, cloud, adapter) -> Resource:

@@ -206,7 +206,13 @@ class ObservedStatus(ApiModel):
 class ManagedStatus(ObservedStatus):
     """The status of a kind that manages a cloud object."""
 
-    id: str | None = Field(default=None, description="ID of the object in Huawei Cloud.")
+    id: str | None = Field(
+        default=None, description="ID of the object in Huawei Cloud that this resource "
+        "made or adopted (its claim on it). Never set by managementPolicy Observe.")
+    observed_id: str | None = Field(
+        default=None, description="managementPolicy Observe: ID of the cloud object seen "
+        "under the resource's name. No claim on it: switched to Manage, the resource "
+        "treats it as an object it did not create (spec.adoptionPolicy decides).")
     pending_change: PendingChange | None = Field(
         default=None,
         description="A change sent to the cloud and not yet seen applied (asynchronous).",

@@ -17,6 +17,7 @@ from typing import Any
 from ..api import VPN_USER, VPN_USER_GROUP
 from .conditions import is_ready
 from .kube import Kube
+from .ownership import cloud_id_in
 from .registry import IN_PASS_WAIT, BackgroundWakes, ObjectKey, Wake
 
 MEMBERS_SETTLE = 3.0  # seconds: longer than a listing is shared for a first look
@@ -95,7 +96,7 @@ class Dependencies:
         """Wakes the group of this namespace with that cloud id (if this cluster manages
         one there) to read its user count again, unless a wake-up is already on its way."""
         group = next((k for k, g in self._groups.items() if k.namespace == namespace
-                      and group_id and g["status"].get("id") == group_id), None)
+                      and group_id and cloud_id_in(g["status"]) == group_id), None)
         if group is None or group in self._recounts:
             return
         self._recounts.add(group)

@@ -317,8 +317,9 @@ class Engine:
         if in_line:
             return Outcome(ready=False, reason=Reason.CREATING, message=f"waiting for a "
                            f"turn to create ({in_line} in line for this server)")
+        first_send = intent is None or intent.get("clientToken") != token
         try:
-            if intent is None or intent.get("clientToken") != token:
+            if first_send:
                 await self._record(ctx, self._mark(ctx, "create", clientToken=token), Outcome(
                     ready=False, reason=Reason.CREATING,
                     message="sending the create, then waiting for the cloud to apply it"))
@@ -330,7 +331,7 @@ class Engine:
             observed = await self._observe(adapter, ctx, desired, max_age=0.0)
             if observed is not None:
                 return await self._found(adapter, ctx, attempt, desired, credentials,
-                                         observed)
+                                         observed, refused_first_send=first_send)
             if intent is None:  # a name taken by an object the listing does not show
                 return self._failed(Reason.INVALID_SPEC, f"the cloud refused it: {conflict}",
                                     Next.TERMINAL)
@@ -347,17 +348,22 @@ class Engine:
                               status, events)
 
     async def _found(self, adapter: Adapter, ctx: Context, attempt: int, desired: Any,
-                     credentials: Credentials | None, observed: Any) -> Outcome:
-        """The cloud object exists: update what differs, set new credentials, or be Ready."""
+                     credentials: Credentials | None, observed: Any, *,
+                     refused_first_send: bool = False) -> Outcome:
+        """The cloud object exists: update what differs, set new credentials, or be Ready.
+        `refused_first_send`: found after this pass's first create with its token was
+        refused as "already exists"."""
         resource = ctx.resource
         known_id = resource.status.get("id")
         cloud_id = adapter.cloud_id(observed)
         events: list[Event] = []
         adopted = ""
         if known_id != cloud_id and \
-                not await self._made_it(adapter, ctx, desired, credentials, cloud_id):
+                not await self._made_it(adapter, ctx, desired, credentials, cloud_id,
+                                        refused_first_send):
             name = adapter.cloud_name(desired)
             if ctx.spec.adoption_policy != "Adopt":
+                self.ownership.unhold(adapter.key_of(resource.body), resource.uid)
                 return Outcome(
                     ready=False, reason=Reason.ALREADY_EXISTS, synced=False,
                     synced_reason=Reason.ALREADY_EXISTS, next=Next.TERMINAL,
@@ -368,7 +374,8 @@ class Engine:
             adopted = f"adopted existing cloud object {cloud_id}"
             events.append(Event("Normal", "Adopted", f"{adopted} named {name}"))
             self._hold(adapter, ctx)
-        status: dict[str, Any] = {"id": cloud_id, **adapter.read_back(observed)}
+        status: dict[str, Any] = {"id": cloud_id, "observedId": None,  # from Observe
+                                  **adapter.read_back(observed)}
 
         # An adopted object gets this resource's credentials first: later passes know it
         # only as their own.
@@ -409,16 +416,18 @@ class Engine:
                               0, status, events)
 
     async def _made_it(self, adapter: Adapter, ctx: Context, desired: Any,
-                       credentials: Credentials | None, cloud_id: str) -> bool:
+                       credentials: Credentials | None, cloud_id: str,
+                       refused_first_send: bool) -> bool:
         """Whether an object found by name is the one this resource's create made: the create
         sent again with its client token names what that token made (a name taken by an
         object made without it is refused). Without client tokens (RocketMQ) the intent
-        recorded before the create is the only proof."""
+        recorded before an earlier pass's create is the only proof; "already exists" to the
+        first create sent under the intent proves the object someone else's."""
         intent = self._intent(ctx.resource, "create")
         if intent is None or not intent.get("clientToken"):
             return False
         if not adapter.client_tokens:
-            return True
+            return not refused_first_send
         try:  # the very create again (its credentials too), as a lost answer's repeat is
             made = await adapter.create(ctx, desired, credentials, intent["clientToken"])
         except AlreadyExistsError:
@@ -465,16 +474,24 @@ class Engine:
             return {}
         return {"credentialsFingerprint": self.fingerprint(ctx.resource.uid, credentials.secret)}
 
+    # Observe holds no claim: no status.id, no create intent (left from Manage); what it
+    # sees goes to status.observedId, which a later switch to Manage does not count as its
+    # own (it would otherwise take over another team's or a hand-made object by observing
+    # it first).
+    NO_CLAIM = {"id": None, "pendingChange": None}
+
     def _observed_only(self, adapter: Adapter, desired: Any, observed: Any) -> Outcome:
         if observed is None:
             return Outcome(ready=False, reason=Reason.NOT_FOUND,
                            message=f"managementPolicy Observe: no cloud object named "
-                           f"{adapter.cloud_name(desired)}", next=Next.REQUEUE, delay=60.0)
+                           f"{adapter.cloud_name(desired)}", next=Next.REQUEUE, delay=60.0,
+                           status={**self.NO_CLAIM, "observedId": None})
         differences = adapter.differences(desired, observed)
         message = ("managementPolicy Observe: the cloud object differs in "
                    f"{', '.join(differences)}" if differences
                    else "managementPolicy Observe: the cloud object matches the spec")
-        status = {"id": adapter.cloud_id(observed), **adapter.read_back(observed)}
+        status = {**self.NO_CLAIM, "observedId": adapter.cloud_id(observed),
+                  **adapter.read_back(observed)}
         return Outcome(ready=True, reason=Reason.AVAILABLE, message=message, status=status)
 
     # -- delete --------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 A cloud object is named by what identifies it in the cloud (`CloudKey`): its kind, the VPN
 server or RocketMQ instance it lives on (their ids are unique across projects, so the
 project is implied) and its cloud name. A resource claims an object once it has made or
-adopted it: `status.id`, or a create intent in `status.pendingChange`. kopf indexes every
+adopted it: `status.id`, or a create intent in `status.pendingChange` (managementPolicy
+Observe writes neither: what it sees is in `status.observedId`). kopf indexes every
 resource's claim (`claim_of`) and fills the index before any handler runs after a start, so
 ownership is rebuilt from the resources themselves; claims made by this process since are
 held here until the index has them. Among several claimants the earliest made resource wins.
@@ -47,6 +48,12 @@ def claims_object(body: dict[str, Any]) -> bool:
     return bool(status.get("id")) or pending.get("action") == "create"
 
 
+def cloud_id_in(status: dict[str, Any]) -> str | None:
+    """The id of the cloud object a resource manages (`status.id`) or, under
+    managementPolicy Observe, only sees (`status.observedId`): e.g. the group a VpnUser joins."""
+    return status.get("id") or status.get("observedId")
+
+
 def claim_of(key: CloudKey, body: dict[str, Any]) -> dict[CloudKey, Claimant]:
     """The kopf index entry of one resource: its claim, if it has one ({} when not: kopf
     keeps an earlier result where an index function says None)."""
@@ -76,6 +83,11 @@ class Ownership:
         """This resource claims the object now (before the index can show it)."""
         self._held.setdefault(key, claimant(body))
 
+    def unhold(self, key: CloudKey, uid: str) -> None:
+        """The resource's create was refused: the object is someone else's, no claim."""
+        if key in self._held and self._held[key].uid == uid:
+            del self._held[key]
+
     def wait(self, key: CloudKey, resource: ObjectKey) -> None:
         """A resource refused as AlreadyOwned: woken when a resource naming the object goes."""
         self._waiting.setdefault(key, set()).add(resource)
@@ -84,8 +96,7 @@ class Ownership:
         """A resource naming `key` lets its object go (deleted, or released without
         deleting): its claim goes with it, also where the index still shows it. Returns the
         resources refused for that object, to be woken (one of them may own it now)."""
-        if key in self._held and self._held[key].uid == uid:
-            del self._held[key]
+        self.unhold(key, uid)
         now = self.clock()
         self._released = {u: t for u, t in self._released.items()
                           if now - t < RELEASED_MEMORY}

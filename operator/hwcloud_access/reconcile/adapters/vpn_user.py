@@ -13,7 +13,7 @@ from ...cloud import VPN_PAGE_SIZE, VpnUser
 from ..conditions import is_ready
 from ..credentials import generate, vpn_password_problem
 from ..outcome import DependencyNotReady, InvalidSpec
-from ..ownership import CloudKey
+from ..ownership import CloudKey, cloud_id_in
 from ..resource import Adapter, Context, Credentials
 from ..secret_source import resolve_secret
 from ..views import CollectionView, ViewKey
@@ -32,7 +32,7 @@ class DesiredUser:
 
 
 def _usable(group: dict[str, Any] | None) -> bool:
-    return group is not None and is_ready(group["status"]) and bool(group["status"].get("id"))
+    return group is not None and is_ready(group["status"]) and bool(cloud_id_in(group["status"]))
 
 
 class VpnUserAdapter(Adapter[DesiredUser, VpnUser, Credentials]):
@@ -69,7 +69,7 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser, Credentials]):
         if group["spec"].get("vpnServerId") != spec.vpn_server_id:
             raise InvalidSpec(f"VpnUserGroup {group_name} is on VPN server "
                               f"{group['spec'].get('vpnServerId')}, not {spec.vpn_server_id}")
-        return group["status"]["id"]
+        return cloud_id_in(group["status"]) or ""
 
     async def _default_group_id(self, ctx: Context, server_id: str) -> str:
         """The server's built-in group, where a user with no group belongs."""
