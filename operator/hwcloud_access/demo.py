@@ -31,6 +31,9 @@ EMULATOR_PORT = 8930
 EMULATOR_URL = f"http://127.0.0.1:{EMULATOR_PORT}"
 EMULATOR = [sys.executable, "-m", "hwcloud_emulator"]
 KINDS = ",".join(kind.plural for kind in ALL_KINDS)
+KEEP_HINT = ("done, everything stopped. To keep the API server, the emulator and the "
+             "operator running and explore them: .venv/bin/hwcloud-access demo --keep "
+             "(stop it with Ctrl-C)")
 
 
 class Demo:
@@ -53,6 +56,7 @@ class Demo:
         return result.stdout
 
     def testbed(self, action: str) -> None:
+        sys.stdout.flush()  # what we printed comes before what it prints, also into a pipe
         subprocess.run([str(self.root / "tools" / "testbed"), action, "--dir",
                         str(self.testbed_dir)], check=True)
 
@@ -129,16 +133,14 @@ class Demo:
                 print(f"still running: eval \"$(tools/testbed env --dir {self.testbed_dir})\"; "
                       "stop with Ctrl-C")
                 self.children[0].wait()
-            else:
-                print("done; stopping everything. To keep the API server, the emulator and "
-                      "the operator running and explore them: .venv/bin/hwcloud-access demo "
-                      "--keep (stop it with Ctrl-C)")
         finally:
             for child in self.children:
                 child.terminate()
             for child in self.children:
                 child.wait(15)
             self.testbed("down")
+        if not keep:  # the last line, after the test bed's own
+            print(KEEP_HINT, flush=True)
 
 
 def main(argv: list[str]) -> int:
