@@ -126,9 +126,7 @@ async def reconcile(body: kopf.Body, patch: kopf.Patch, retry: int, references: 
     outcome, resource = await rt.engine.settle(adapter, resource, attempt=retry,
                                                claims=references)
     key = resource.key
-    if outcome.ready and outcome.cloud_object is not None:
-        rt.drift.track(key, outcome.view, adapter.cloud_id, outcome.cloud_object,
-                       outcome.resync_interval)
+    rt.drift.follow(key, outcome, adapter.cloud_id)
     status = {**resource.written, **outcome.status,
               "conditions": conditions_for(outcome, None, resource.generation)}
     await rt.dependencies.passed(key, dict(body.get("spec") or {}), status)

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from hwcloud_access.cloud import VpnUser
 from hwcloud_access.reconcile.drift import DriftSweeper, resync_interval
+from hwcloud_access.reconcile.outcome import Outcome, Reason
 from hwcloud_access.reconcile.registry import ObjectKey
 from hwcloud_access.reconcile.views import CollectionView, ViewKey
 
@@ -71,6 +72,25 @@ async def test_one_listing_per_period_wakes_only_what_drifted(cloud) -> None:
     clock.now = 200.0  # the drifted ones are re-tracked by their reconcile, not before
     await sweeper.sweep_due()
     assert len(listings) == 2 and len(woken) == 2
+
+
+async def test_a_resource_that_is_no_longer_ready_leaves_the_sweep(cloud) -> None:
+    """Ready, then e.g. AccountNotAllowed (its account stopped admitting its namespace): no
+    listing of that account's cloud is made for it any more."""
+    clock = Clock()
+    view, sweeper, listings, woken = setup(cloud, clock, interval=60.0)
+    ready = Outcome(ready=True, reason=Reason.AVAILABLE, message="", cloud_object=cloud["a"],
+                    view=view)
+    sweeper.follow(key("a"), ready, lambda o: o.id)
+    clock.now = 61.0
+    await sweeper.sweep_due()
+    assert listings == [61.0]
+    refused = Outcome(ready=False, reason=Reason.ACCOUNT_NOT_ALLOWED, message="not admitted")
+    sweeper.follow(key("a"), refused, lambda o: o.id)
+    del cloud["a"]
+    clock.now = 200.0
+    await sweeper.sweep_due()
+    assert listings == [61.0] and woken == []
 
 
 async def test_the_shortest_resync_interval_of_a_listing_wins(cloud) -> None:

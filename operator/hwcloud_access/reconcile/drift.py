@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api import GROUP
+from .outcome import Outcome
 from .registry import ObjectKey, Wake
 from .views import CollectionView, ViewKey
 
@@ -97,6 +98,15 @@ class DriftSweeper:
         listing.members[key] = _Member(id_of(cloud_object), digest(cloud_object),
                                        interval or self.interval)
         self._where[key] = view.key
+
+    def follow(self, key: ObjectKey, outcome: Outcome, id_of: Callable[[Any], str]) -> None:
+        """After a pass: a Ready object is tracked as the pass read it; any other outcome
+        takes it out of the sweep (e.g. AccountNotAllowed: no sweep's listing may reach the
+        cloud for it; it is tracked again once Ready)."""
+        if not outcome.ready:
+            self.forget(key)
+        elif outcome.cloud_object is not None:
+            self.track(key, outcome.view, id_of, outcome.cloud_object, outcome.resync_interval)
 
     def forget(self, key: ObjectKey) -> None:
         where = self._where.pop(key, None)
