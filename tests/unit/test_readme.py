@@ -1,10 +1,10 @@
 """The README against the code, where a machine can tell: its reasons table is the `Reason`
 vocabulary with the kstatus conditions each reason gets; its metrics table has every metric
-the operator exports, with its labels; its tables of `hwcloud-access run` options,
-environment variables, Event reasons and chart values cover exactly what the code and
-values.yaml have; its Go version is the one the tools' go.mod files need; its links to its
-own headings resolve; and `make demo` and `make test` stay its first commands (the CI runs
-the README's test command)."""
+the operator exports, with its labels; its tables of every `hwcloud-access` command's
+options, environment variables, Event reasons and chart values cover exactly what the code
+and values.yaml have; its Go version (and docs/development.md's) is the one the tools' go.mod
+files need; its links to its own headings resolve; and `make demo` and `make test` stay its
+first commands (the CI runs the README's test command)."""
 
 from __future__ import annotations
 
@@ -122,15 +122,22 @@ def test_every_metric_is_documented_with_its_labels(readme: str) -> None:
 
 # -- command line, environment, Events -----------------------------------------------------
 
-def run_options() -> set[str]:
-    run = build_parser()._subparsers._group_actions[0].choices["run"]
-    return {option for action in run._actions for option in action.option_strings
+def cli_options() -> set[tuple[str, str]]:
+    """(command, option) of every `hwcloud-access` command."""
+    commands = build_parser()._subparsers._group_actions[0].choices
+    return {(command, option) for command, parser in commands.items()
+            for action in parser._actions for option in action.option_strings
             if option not in ("-h", "--help")}
 
 
-def test_every_run_option_is_documented(readme: str) -> None:
-    documented = {name for row in table(readme, "option", "default") for name in named(row[0])}
-    assert documented == run_options()
+def documented_options(text: str) -> set[tuple[str, str]]:
+    return {(named(row[0])[0], name) for row in table(text, "command", "option", "default")
+            for name in named(row[1])}
+
+
+def test_every_cli_option_is_documented(readme: str) -> None:
+    assert {"run", "crds", "demo"} <= {command for command, _ in cli_options()}
+    assert documented_options(readme) == cli_options()
 
 
 def string_constants(root: Path) -> Iterator[str]:
@@ -219,7 +226,9 @@ def go_version_needed() -> str:
 
 
 def test_the_go_version_is_the_one_the_tools_need(readme: str) -> None:
-    assert f"Go {go_version_needed()} or newer" in readme
+    needed = f"Go {go_version_needed()} or newer"
+    assert needed in readme
+    assert needed in (ROOT / "docs" / "development.md").read_text()
 
 
 def test_make_demo_and_make_test_are_the_first_commands(readme: str) -> None:
@@ -249,6 +258,8 @@ def test_the_checks_can_fail() -> None:
     row = next(line for line in text.splitlines() if line.startswith("| `CloudBusy` |"))
     assert set(reasons_table(text.replace(row + "\n", ""))) != {r.value for r in Reason}
     assert "podLabels" not in documented_values(text.replace("`podLabels`, ", ""))
+    keep_row = next(line for line in text.splitlines() if line.startswith("| `demo` | `--keep`"))
+    assert documented_options(text.replace(keep_row + "\n", "")) != cli_options()
     env_row = next(line for line in text.splitlines() if line.startswith("| `POD_ID` |"))
     without = {name for row in table(text.replace(env_row + "\n", ""), "variable", "default")
                for name in named(row[0])}
