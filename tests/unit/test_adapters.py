@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -450,6 +450,18 @@ async def test_a_secret_value_the_cloud_would_refuse_is_invalid_input_without_th
     assert value not in refused.value.message
     # InvalidSpec to the user, but re-checked slowly: the Secret is no spec change
     assert refused.value.reason is Reason.INVALID_SPEC and not refused.value.terminal
+
+
+@CREDENTIALED
+async def test_a_resource_without_a_namespace_has_none_for_its_secret(
+        world: World, case: CredentialedKind) -> None:
+    ctx, desired = await world.prepared(case.adapter, case.kind, case.spec)
+    body = {**ctx.resource.body, "metadata": {"name": "alice", "uid": UID}}
+    with pytest.raises(InvalidSpec) as refused:
+        await case.adapter.credentials(replace(ctx, resource=Resource(case.kind, body)), desired)
+    assert refused.value.message == (f"{case.kind.kind} alice is not namespaced: it has no "
+                                     "namespace to hold its credentials Secret")
+    assert world.kube.created == [] and world.kube.cache == {}
 
 
 @CREDENTIALED

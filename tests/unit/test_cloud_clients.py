@@ -21,6 +21,7 @@ from hwcloud_access.cloud import (
     ServerError,
     TransportError,
 )
+from hwcloud_access.cloud.session import AkSk, IamUser
 
 BASE = "/v5/proj/p2c-vpn-gateways/vpn-servers/srv"
 MQ = "/v2/proj/instances/inst/users"
@@ -387,8 +388,12 @@ def test_account_config_needs_one_complete_credential():
         AccountConfig(region="r", project_id="p", access_key="AK")
     with pytest.raises(ValueError):
         AccountConfig(region="r", project_id="p", iam_domain="d", iam_user="u")
-    assert AccountConfig(region="r", project_id="p", iam_domain="d", iam_user="u",
-                         iam_password="pw").uses_aksk is False
+    iam = AccountConfig(region="r", project_id="p", iam_domain="d", iam_user="u",
+                        iam_password="pw").credentials()
+    assert isinstance(iam, IamUser) and (iam.domain, iam.user) == ("d", "u")
+    both = AccountConfig(region="r", project_id="p", access_key="AK", secret_key="SK",
+                         iam_domain="d", iam_user="u", iam_password="pw").credentials()
+    assert isinstance(both, AkSk) and both.access_key.get_secret_value() == "AK"
 
 
 def test_secrets_never_in_reprs():

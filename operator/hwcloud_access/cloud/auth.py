@@ -272,41 +272,44 @@ class TokenProvider:
         self._refresh_at = 0.0  # on self._clock
         self.status = status or AuthStatus(clock=clock)
 
-    def _fresh(self) -> bool:
-        return self._token is not None and self._clock() < self._refresh_at
+    def _fresh(self) -> SecretStr | None:
+        """The token, while it need not be refreshed."""
+        if self._token is not None and self._clock() < self._refresh_at:
+            return self._token
+        return None
 
     async def token(self) -> str:
-        if self._fresh():
-            assert self._token is not None
-            return self._token.get_secret_value()
-        async with self._lock:
-            if not self._fresh():
-                await self._fetch()
-            assert self._token is not None
-            return self._token.get_secret_value()
+        token = self._fresh()
+        if token is None:
+            async with self._lock:
+                token = self._fresh()
+                if token is None:
+                    token = await self._fetch()
+        return token.get_secret_value()
 
     async def refresh(self, stale: str) -> str:
         """A new token after ``stale`` was refused, unless another caller already got one."""
         async with self._lock:
-            if self._token is None or self._token.get_secret_value() == stale or not self._fresh():
-                await self._fetch()
-            assert self._token is not None
-            return self._token.get_secret_value()
+            token = self._fresh()
+            if token is None or token.get_secret_value() == stale:
+                token = await self._fetch()
+            return token.get_secret_value()
 
-    async def _fetch(self) -> None:
+    async def _fetch(self) -> SecretStr:
         remembered = self.status.remembered
         if remembered is not None:
             raise copy.copy(remembered)  # a copy each: callers' tracebacks stay their own
         try:
-            await self._login()
+            token = await self._login()
         except AuthError as refused:
             self.status.record(refused)
             log.warning("IAM refused the login of user %s; not asking again for %.0f s",
                         self._user, self.status.remembered_for())
             raise
         self.status.record(None)
+        return token
 
-    async def _login(self) -> None:
+    async def _login(self) -> SecretStr:
         body = {
             "auth": {
                 "identity": {
@@ -336,6 +339,7 @@ class TokenProvider:
         # refresh refresh_margin early; a short-lived token at half its life
         self._refresh_at = sent_at + max(ttl - self.refresh_margin, ttl / 2)
         log.debug("IAM token fetched for user %s (valid %.0f s)", self._user, ttl)
+        return self._token
 
     def _ttl(self, response: httpx.Response) -> float:
         """Lifetime from the body (expires_at - issued_at: immune to clock skew)."""

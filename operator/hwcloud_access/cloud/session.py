@@ -7,6 +7,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from types import TracebackType
 
 import httpx
@@ -22,6 +23,23 @@ from .vpn import VpnClient
 
 USER_AGENT = "hwcloud-access-operator"
 REQUEST_TIMEOUT = 10.0  # seconds, for one HTTP request (an IAM login, one attempt of a call)
+
+
+@dataclass(frozen=True)
+class AkSk:
+    """An access key and its secret key: every request is signed with them."""
+
+    access_key: SecretStr
+    secret_key: SecretStr
+
+
+@dataclass(frozen=True)
+class IamUser:
+    """An IAM user's password login: requests carry the token IAM gives it."""
+
+    domain: str
+    user: str
+    password: SecretStr
 
 
 class AccountConfig(BaseModel):
@@ -42,17 +60,19 @@ class AccountConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_credential(self) -> AccountConfig:
-        if self.uses_aksk:
-            return self
         if (self.access_key is None) != (self.secret_key is None):
             raise ValueError("access_key and secret_key go together")
-        if self.iam_domain and self.iam_user and self.iam_password is not None:
-            return self
-        raise ValueError("give access_key and secret_key, or iam_domain, iam_user and iam_password")
+        self.credentials()
+        return self
 
-    @property
-    def uses_aksk(self) -> bool:
-        return self.access_key is not None and self.secret_key is not None
+    def credentials(self) -> AkSk | IamUser:
+        """The account's complete credential (AK/SK first); ValueError when it has none,
+        which the validator makes sure of at construction."""
+        if self.access_key is not None and self.secret_key is not None:
+            return AkSk(self.access_key, self.secret_key)
+        if self.iam_domain and self.iam_user and self.iam_password is not None:
+            return IamUser(self.iam_domain, self.iam_user, self.iam_password)
+        raise ValueError("give access_key and secret_key, or iam_domain, iam_user and iam_password")
 
     def endpoints(self) -> Endpoints:
         return Endpoints.for_region(
@@ -105,28 +125,30 @@ class CloudSession:
 
         self.auth_status = AuthStatus(on_auth_change, clock=clock)
         self.token_provider: TokenProvider | None = None
-        self._aksk_check: AkSkCheck | None = None
+        # How the credentials are proven: the AK/SK check, or an IAM user's login.
+        self._prove: Callable[[], Awaitable[object]]
         auth: httpx.Auth
-        if account.uses_aksk:
-            assert account.access_key is not None and account.secret_key is not None
-            auth = AkSkAuth(account.access_key, account.secret_key, project_id=account.project_id)
+        credentials = account.credentials()
+        if isinstance(credentials, AkSk):
+            keys = credentials.access_key, credentials.secret_key
+            auth = AkSkAuth(*keys, project_id=account.project_id)
             # IAM is a global service: signed without the project (the SDK's IAM client
             # sends none either).
-            iam = client(endpoints.iam, AkSkAuth(account.access_key, account.secret_key))
-            self._aksk_check = AkSkCheck(iam, self.auth_status, timeout=REQUEST_TIMEOUT)
+            iam = client(endpoints.iam, AkSkAuth(*keys))
+            self._prove = AkSkCheck(iam, self.auth_status, timeout=REQUEST_TIMEOUT).verify
         else:
-            assert account.iam_domain and account.iam_user and account.iam_password is not None
             self.token_provider = TokenProvider(
                 client(endpoints.iam, None),
-                domain=account.iam_domain,
-                user=account.iam_user,
-                password=account.iam_password,
+                domain=credentials.domain,
+                user=credentials.user,
+                password=credentials.password,
                 project_id=account.project_id,
                 clock=clock,
                 timeout=REQUEST_TIMEOUT,
                 status=self.auth_status,
             )
             auth = TokenAuth(self.token_provider, project_id=account.project_id)
+            self._prove = self.token_provider.token
         answers = self.auth_status if self.token_provider is None else None  # AK/SK
 
         def caller(base_url: str) -> Caller:
@@ -141,11 +163,7 @@ class CloudSession:
         """Proves the credentials to the cloud: an IAM user's login (the token its calls
         use), or the AK/SK check. Returns at once while ``auth_status`` already knows; raises
         the refusal (AuthError) or why the cloud gave no verdict (another CloudError)."""
-        if self.token_provider is not None:
-            await self.token_provider.token()
-        else:
-            assert self._aksk_check is not None
-            await self._aksk_check.verify()
+        await self._prove()
 
     async def __aenter__(self) -> CloudSession:
         return self

@@ -18,7 +18,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import SecretStr, ValidationError
 
@@ -110,17 +110,28 @@ def deletion_outcome(users: int, attempt: int) -> Outcome:
     return Outcome(ready=False, reason=Reason.DELETING, message="no resource uses it")
 
 
+@dataclass(frozen=True)
+class _Usable:
+    """An account its resources may use: its session, and where its credentials came from
+    (for messages)."""
+
+    session: CloudSession
+    source: str
+
+
 @dataclass
 class _Entry:
     """One account as last read."""
 
     generation: int = -1  # the account's `forget` count when it was read
     checked_at: float = float("-inf")
+    # The session of the configuration last read, and that configuration; kept while the
+    # account cannot be used: it may come back as it was.
     config: AccountConfig | None = None
-    source: str = ""  # where the credentials came from, for messages
-    # Kept while the account cannot be used (`problem`): it may come back as it was.
     session: CloudSession | None = None
-    problem: ReconcileProblem | None = None
+    # What a resource gets: the session, or why the account cannot be used.
+    state: _Usable | ReconcileProblem = field(
+        default_factory=lambda: DependencyNotReady("the account has not been read yet"))
     # Which namespaces may use it: read from the account before its Secret, so that a
     # namespace it does not admit learns nothing of the rest.
     allowed: AllowedNamespaces | None = None
@@ -156,11 +167,10 @@ class Accounts:
         IAM login or AK/SK check shared by all its passes, and remembered, a refusal too):
         while the cloud refuses them, passes end AuthFailed and wait for the account to wake
         them, instead of each trying."""
-        entry = await self._entry(account_name, namespace)
+        usable = await self._entry(account_name, namespace)
         if account_name:
-            await self._verify(account_name, entry)
-        assert entry.session is not None
-        return entry.session
+            await self._verify(account_name, usable)
+        return usable.session
 
     async def check(self, name: str) -> str:
         """For the account's handler: reads the account and its Secret afresh, and returns
@@ -171,12 +181,11 @@ class Accounts:
         be asked again."""
         self.forget(name)
         self._recheck(name, None)
-        entry = await self._entry(name, None)
-        assert entry.session is not None
+        usable = await self._entry(name, None)
         try:
-            await self._verify(name, entry)
+            await self._verify(name, usable)
         except AuthFailed:
-            self._recheck(name, entry.session.auth_status.remembered_for())
+            self._recheck(name, usable.session.auth_status.remembered_for())
             raise
         except CloudError as error:
             what = f"the check of HuaweiCloudAccount {name}'s credentials"
@@ -184,8 +193,8 @@ class Accounts:
                 raise CloudBusy(f"the cloud did not answer {what}: {error}") from None
             raise InvalidInput(f"the cloud refused {what} as a request: {error}",
                                woken=True) from None
-        auth_type = "AKSK" if entry.session.token_provider is None else "IAMPassword"
-        return f"{auth_type} credentials in {entry.source}: the cloud accepted them"
+        auth_type = "AKSK" if usable.session.token_provider is None else "IAMPassword"
+        return f"{auth_type} credentials in {usable.source}: the cloud accepted them"
 
     def forget(self, account_name: str) -> None:
         """The account or its Secret changed: the next use re-reads it (replacing the session
@@ -214,9 +223,10 @@ class Accounts:
         allowed = self.default_allowed if not account_name else entry and entry.allowed
         return allowed is not None and allowed.from_ != "All"
 
-    async def _entry(self, account_name: str | None, namespace: str | None) -> _Entry:
-        """The account as read (at most `ttl` ago); `namespace`: the namespace of the
-        resource that asks, refused with AccountNotAllowed when not admitted."""
+    async def _entry(self, account_name: str | None, namespace: str | None) -> _Usable:
+        """The account as read (at most `ttl` ago); raises why it cannot be used.
+        `namespace`: the namespace of the resource that asks, refused with AccountNotAllowed
+        when not admitted."""
         key = account_name or DEFAULT
         entry = self._fresh(key)
         if entry is None:
@@ -230,9 +240,9 @@ class Accounts:
                 "the operator's default account"
             raise AccountNotAllowed(f"{account} does not admit namespace {namespace} (its "
                                     "allowedNamespaces); no cloud call is made")
-        if entry.problem is not None:
-            raise copy.copy(entry.problem)  # a copy each: callers' tracebacks stay their own
-        return entry
+        if isinstance(entry.state, ReconcileProblem):
+            raise copy.copy(entry.state)  # a copy each: callers' tracebacks stay their own
+        return entry.state
 
     async def _refresh(self, key: str, account_name: str | None) -> _Entry:
         generation = self._generations[key]
@@ -241,16 +251,18 @@ class Accounts:
         try:
             config, source = await self._load(account_name, entry)
         except ReconcileProblem as problem:
-            entry.problem = problem
+            entry.state = problem
         else:
-            entry.problem, entry.source = None, source
-            if config != entry.config:
-                if entry.session is not None:
-                    await entry.session.aclose()
+            session = entry.session
+            if session is None or config != entry.config:
+                if session is not None:
+                    await session.aclose()
                 on_auth_change = None if account_name is None else functools.partial(
                     self._wakes.soon, account_key(account_name),
                     "the cloud's answer to its credentials changed")
-                entry.config, entry.session = config, self.make_session(config, on_auth_change)
+                session = self.make_session(config, on_auth_change)
+                entry.config, entry.session = config, session
+            entry.state = _Usable(session, source)
         entry.generation, entry.checked_at = generation, self.clock()
         return entry
 
@@ -278,17 +290,16 @@ class Accounts:
         return account_config(spec, secret), f"Secret {ref.namespace}/{ref.name}"
 
     @staticmethod
-    async def _verify(name: str, entry: _Entry) -> None:
+    async def _verify(name: str, usable: _Usable) -> None:
         """The one way an account's credentials are proven (CloudSession.verify); a refusal
         names the account and the cloud's answer, never the credentials."""
-        session = entry.session
-        assert session is not None
+        session = usable.session
         try:
             await session.verify()
         except AuthError as refused:
             who = f"HuaweiCloudAccount {name}"
             message = f"IAM refused the login of {who}" if session.token_provider else \
-                f"the cloud refused the AK/SK of {who} from {entry.source}"
+                f"the cloud refused the AK/SK of {who} from {usable.source}"
             raise AuthFailed(f"{message}: {refused}", woken=True) from None
 
     def _recheck(self, name: str, delay: float | None) -> None:

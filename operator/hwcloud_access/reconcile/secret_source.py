@@ -21,7 +21,9 @@ async def resolve_secret(ctx: Context, ref: SecretKeySelector | None, *, owned_n
     """(value, name of the owned Secret or None). Never puts the value in a message."""
     resource = ctx.resource
     namespace = resource.namespace
-    assert namespace is not None
+    if namespace is None:  # a cluster-scoped kind has no namespace for its Secrets
+        raise InvalidSpec(f"{resource.kind.kind} {resource.name} is not namespaced: it has no "
+                          "namespace to hold its credentials Secret")
     if ref is not None:
         secret = await ctx.kube.read_watched_secret(namespace, ref.name)
         ctx.secret_refs.track(ctx.key, ref.name, secret.resource_version if secret else "")
