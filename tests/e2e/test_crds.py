@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,27 @@ def test_immutable_field_cannot_change(crds: Testbed, namespace: str, manifest: 
     assert result.returncode != 0
     field = next(iter(change))
     assert f"{field} is immutable" in result.stderr, result.stderr
+
+
+CREATE_SENT = {"action": "create", "since": "2026-01-01T00:00:00Z", "clientToken": "t"}
+
+
+@pytest.mark.parametrize("status,fixed", [
+    ({}, False),
+    ({"pendingChange": {**CREATE_SENT, "action": "update"}}, False),
+    ({"pendingChange": CREATE_SENT}, True),  # the create's answer may be lost: it is its own
+    ({"id": "abc"}, True),
+], ids=["nothing made", "update pending", "create pending", "cloud id"])
+def test_account_ref_is_fixed_once_a_cloud_object_is_made_or_being_made(
+        crds: Testbed, namespace: str, status: dict, fixed: bool) -> None:
+    crds.apply(mq_user("acct", accountRef={"name": "first"}), namespace=namespace)
+    if status:
+        crds.kubectl("patch", "mquser", "acct", "-n", namespace, "--subresource=status",
+                     "--type=merge", "-p", json.dumps({"status": status}))
+    result = crds.apply(mq_user("acct", accountRef={"name": "second"}), namespace=namespace,
+                        check=False)
+    assert (result.returncode != 0) == fixed, result.stderr
+    assert ("accountRef is immutable" in result.stderr) == fixed, result.stderr
 
 
 def test_group_name_cannot_be_set_later(crds: Testbed, namespace: str) -> None:

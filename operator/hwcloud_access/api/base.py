@@ -36,14 +36,18 @@ def immutable(field: str) -> dict[str, Any]:
 
 
 # Moving a resource to another account would leave its cloud object, a live credential, in
-# the old one with nothing tracking it: once the resource has a cloud id, accountRef stays.
+# the old one with nothing tracking it: once the resource has a cloud id, or a create sent
+# (its intent recorded, the answer not known yet), accountRef stays.
 ACCOUNT_REF_FIXED_ONCE_CREATED = {
-    "rule": "!has(oldSelf.status) || !has(oldSelf.status.id) || "
+    "rule": "!has(oldSelf.status) || (!has(oldSelf.status.id) && "
+            "!(has(oldSelf.status.pendingChange) && "
+            "oldSelf.status.pendingChange.action == 'create')) || "
             "(has(self.spec.accountRef) == has(oldSelf.spec.accountRef) && "
             "(!has(self.spec.accountRef) || self.spec.accountRef.name == "
             "oldSelf.spec.accountRef.name))",
     "message": "spec.accountRef is immutable once the resource has a cloud object "
-               "(status.id): in another account the object would be left behind, untracked",
+               "(status.id) or a create pending (status.pendingChange): in another account "
+               "the object would be left behind, untracked",
     "fieldPath": ".spec.accountRef",
     "reason": "FieldValueForbidden",
 }
