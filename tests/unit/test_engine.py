@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
@@ -215,6 +216,12 @@ def resource(status: dict | None = None, generation: int = 1, uid: str = "uid-1"
     return Resource(VPN_USER_GROUP, body)
 
 
+async def list_now(engine: Engine, adapter: FakeAdapter, res: Resource) -> None:
+    """A listing of the resource's collection taken now, which later passes may share."""
+    ctx = await engine._context(res, res.spec())
+    await adapter.view(ctx, Desired("g", "d")).snapshot(newer_than=time.monotonic())
+
+
 def evolve(res: Resource, outcome, **changes: Any) -> Resource:
     """The object as the next pass sees it: the outcome's status written back."""
     status = {**res.status, **outcome.status}
@@ -275,6 +282,23 @@ async def test_objects_waiting_together_share_a_listing(engine, cloud) -> None:
     waiting = await engine.reconcile(adapter, evolve(res, first), claims=NO_CLAIMS)
     assert waiting.reason is Reason.APPLYING
     assert cloud.ops() == ["create"] and cloud.pages_listed == listed + 1
+
+
+async def test_a_pass_builds_its_view_once(engine, cloud, monkeypatch) -> None:
+    adapter = FakeAdapter(cloud)
+    built: list[CollectionView] = []
+    build = adapter.view
+    monkeypatch.setattr(adapter, "view", lambda ctx, desired: built.append(
+        build(ctx, desired)) or built[-1])
+    res = resource()
+    created = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
+    assert created.reason is Reason.APPLYING and len(built) == 1
+    cloud.apply()
+    ready = await engine.reconcile(adapter, evolve(res, created), claims=NO_CLAIMS)
+    assert ready.ready and len(built) == 2 and ready.view is built[-1]
+    observed = await engine.reconcile(adapter, resource(managementPolicy="Observe"),
+                                      claims=NO_CLAIMS)
+    assert observed.ready and len(built) == 3
 
 
 async def test_lost_status_repeats_create_with_the_same_token(engine, cloud) -> None:
@@ -354,8 +378,7 @@ async def test_adopt_takes_it_over_and_sets_its_credentials(engine, cloud) -> No
 async def test_create_conflict_adopts_what_appeared_meanwhile(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
     res = resource(adoptionPolicy="Adopt")
-    await engine._observe(adapter, await engine._context(res, res.spec()),
-                          Desired("g", "d"), max_age=0.0)  # an empty listing is cached
+    await list_now(engine, adapter, res)  # an empty listing is cached
     cloud.visible["y"] = Item(id="y", name="g", description="d")
     outcome = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert outcome.ready and outcome.status["id"] == "y" and "adopted" in outcome.message
@@ -670,8 +693,7 @@ async def test_without_client_tokens_a_first_create_refused_as_existing_is_not_i
     engine = make_engine(replace(FRESH, snapshot_max_age=60.0), cloud)  # a shared listing
     adapter = TokenlessAdapter(cloud)
     res = resource()
-    await engine._observe(adapter, await engine._context(res, res.spec()),
-                          Desired("g", "d"), max_age=0.0)  # cached before the name is taken
+    await list_now(engine, adapter, res)  # cached before the name is taken
     cloud.visible["g"] = Item(id="g", name="g", description="theirs")
     raced = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
     assert (raced.ready, raced.reason) == (False, Reason.ALREADY_EXISTS)

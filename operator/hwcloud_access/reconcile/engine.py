@@ -44,7 +44,7 @@ from .registry import IN_PASS_WAIT
 from .resource import PAUSED_ANNOTATION, Adapter, Context, Credentials, Resource, parse_time
 from .secret_refs import SecretRefs
 from .secret_source import CREDENTIALS_SECRET
-from .views import Views
+from .views import CollectionView, Views
 
 Claims = Mapping[CloudKey, Iterable[Claimant]]  # every resource's claim (in the kopf index)
 TOKEN_NAMESPACE = uuid.UUID("5b3f0e4c-8f52-4a8e-9a3c-2f1d6c7b9e10")
@@ -159,11 +159,11 @@ class Engine:
         resource.record(status)
 
     async def _observe(self, adapter: Adapter, ctx: Context, desired: Any,
-                       max_age: float, *, waiting: bool = False) -> Any:
-        """The cloud object by id (status) or by name, from a shared listing at most
-        `max_age` seconds old; or, `waiting` for a change of a known object to show while
-        a listing would cost more calls than the objects waiting with it, by a GET."""
-        view = adapter.view(ctx, desired)
+                       view: CollectionView[Any], max_age: float, *,
+                       waiting: bool = False) -> Any:
+        """The cloud object by id (status) or by name, from the shared listing `view` at
+        most `max_age` seconds old; or, `waiting` for a change of a known object to show
+        while a listing would cost more calls than the objects waiting with it, by a GET."""
         known_id = ctx.resource.status.get("id")
         if waiting and known_id and view.read_back_by_get(max_age):
             return await self._read_by_id(adapter, ctx, desired, known_id)
@@ -258,28 +258,30 @@ class Engine:
                               **outcome.status}
         return outcome
 
-    def _first_look_age(self, adapter: Adapter, ctx: Context, desired: Any,
+    def _first_look_age(self, view: CollectionView[Any],
                         pending: dict[str, Any] | None) -> float:
         """How old a listing may be for this pass's look (younger while a change applies)."""
         if pending:
             return self.settings.poll_max_age
-        pages = adapter.view(ctx, desired).pages
-        return max(self.settings.snapshot_max_age, pages * self.settings.snapshot_age_per_page)
+        return max(self.settings.snapshot_max_age,
+                   view.pages * self.settings.snapshot_age_per_page)
 
     async def _observe_only(self, adapter: Adapter, ctx: Context, desired: Any) -> Outcome:
         """managementPolicy Observe: read and compare, never write."""
-        observed = await self._observe(adapter, ctx, desired,
-                                       self._first_look_age(adapter, ctx, desired, None))
+        view = adapter.view(ctx, desired)
+        observed = await self._observe(adapter, ctx, desired, view,
+                                       self._first_look_age(view, None))
         if observed is None:  # say NotFound only after an up-to-date look
-            observed = await self._observe(adapter, ctx, desired, max_age=0.0)
+            observed = await self._observe(adapter, ctx, desired, view, max_age=0.0)
         return self._observed_only(adapter, desired, observed)
 
     async def _converge(self, adapter: Adapter, ctx: Context, attempt: int, desired: Any,
                         credentials: Credentials | None) -> Outcome:
         """Observe, then create or go on with what the cloud has."""
         pending = self._pending(ctx)
-        observed = await self._observe(adapter, ctx, desired,
-                                       self._first_look_age(adapter, ctx, desired, pending),
+        view = adapter.view(ctx, desired)  # the pass's one listing, shared by its steps
+        observed = await self._observe(adapter, ctx, desired, view,
+                                       self._first_look_age(view, pending),
                                        waiting=bool(pending))
         known_id = ctx.resource.status.get("id")
         if observed is None and known_id and not pending:
@@ -288,11 +290,11 @@ class Engine:
             # it deleted outside the cluster.
             observed = await self._read_by_id(adapter, ctx, desired, known_id)
         if observed is None:
-            return await self._create(adapter, ctx, attempt, desired, credentials)
-        return await self._found(adapter, ctx, attempt, desired, credentials, observed)
+            return await self._create(adapter, ctx, attempt, desired, credentials, view)
+        return await self._found(adapter, ctx, attempt, desired, credentials, view, observed)
 
     async def _create(self, adapter: Adapter, ctx: Context, attempt: int, desired: Any,
-                      credentials: Credentials | None) -> Outcome:
+                      credentials: Credentials | None, view: CollectionView[Any]) -> Outcome:
         """Nothing in the cloud under this resource's id or name: wait for a create already
         accepted, or send one, its intent (client token) recorded first."""
         resource = ctx.resource
@@ -310,7 +312,7 @@ class Engine:
                 events.append(Event("Warning", "Drift", f"cloud object {known_id} was deleted "
                                     "outside the cluster; re-creating it"))
             token = client_token(resource.uid, known_id)
-        scope = adapter.view(ctx, desired).key
+        scope = view.key
         in_line = self.admission.enter(scope, ctx.key)
         if in_line and await self.admission.turn(scope, ctx.key, self.settings.settle_max_wait):
             in_line = self.admission.enter(scope, ctx.key)  # the turn held for it
@@ -328,9 +330,9 @@ class Engine:
         except AlreadyExistsError as conflict:
             # Made since our listing, by someone else or by our own earlier create (an API
             # without client tokens): go on with it if it shows.
-            observed = await self._observe(adapter, ctx, desired, max_age=0.0)
+            observed = await self._observe(adapter, ctx, desired, view, max_age=0.0)
             if observed is not None:
-                return await self._found(adapter, ctx, attempt, desired, credentials,
+                return await self._found(adapter, ctx, attempt, desired, credentials, view,
                                          observed, refused_first_send=first_send)
             if intent is None:  # a name taken by an object the listing does not show
                 return self._failed(Reason.INVALID_SPEC, f"the cloud refused it: {conflict}",
@@ -348,7 +350,8 @@ class Engine:
                               status, events)
 
     async def _found(self, adapter: Adapter, ctx: Context, attempt: int, desired: Any,
-                     credentials: Credentials | None, observed: Any, *,
+                     credentials: Credentials | None, view: CollectionView[Any],
+                     observed: Any, *,
                      refused_first_send: bool = False) -> Outcome:
         """The cloud object exists: update what differs, set new credentials, or be Ready.
         `refused_first_send`: found after this pass's first create with its token was
@@ -394,7 +397,7 @@ class Engine:
         status["pendingChange"] = None
         message = adopted or "the cloud matches the spec"
         return Outcome(ready=True, reason=Reason.AVAILABLE, message=message, status=status,
-                       events=events, cloud_object=observed, view=adapter.view(ctx, desired))
+                       events=events, cloud_object=observed, view=view)
 
     async def _update(self, adapter: Adapter, ctx: Context, attempt: int, desired: Any,
                       observed: Any, differences: list[str], status: dict[str, Any],
@@ -538,7 +541,8 @@ class Engine:
         spec = resource.spec()
         ctx = await self._context(resource, spec)
         desired = await adapter.before_delete(ctx, spec)
-        observed = await self._observe(adapter, ctx, desired, self.settings.poll_max_age)
+        observed = await self._observe(adapter, ctx, desired, adapter.view(ctx, desired),
+                                       self.settings.poll_max_age)
         if observed is not None and (adapter.cloud_id(observed) != known_id if known_id
                                      else adapter.client_tokens):
             observed = None  # found by its name only: the client token tells whose it is
