@@ -21,7 +21,9 @@ first read of the peering object. What kopf leaves open, this module adds:
   replica that starts while another acts stands by, and never takes over from it in the middle
   of its work (a priority drawn from the pod's name would let half the new pods of a rolling
   update do that). Registrations in the same millisecond are ordered by a hash of the
-  replica's identity; should a tie show all the same, the replica registers again.
+  replica's identity; should a tie show all the same, the replica registers again. A given
+  priority (--priority) that a live replica holds stops this one at start (kopf would pause
+  both, and every other replica, for as long as both live).
 - Leaving (SIGTERM, SIGINT): kopf would remove the entry while its handlers still finish (for
   up to 2 s), and the standby would act meanwhile. Instead a "leaving" entry one above the
   replica's own pauses every replica, itself included; kopf stops, and the clean-up, which
@@ -162,11 +164,27 @@ class Replica:
     async def _write(self, identity: str, priority: int | None) -> None:
         await asyncio.gather(*(obj.write(identity, priority) for obj in self._objects))
 
-    async def _tied(self) -> set[str]:
-        """Other live replicas with this one's priority, in any of the peering objects."""
+    async def _others(self) -> list[tuple[str, int]]:
+        """The other live entries of all the peering objects: (identity, priority)."""
         found = await asyncio.gather(*(obj.live() for obj in self._objects))
-        return {identity for live in found for identity, priority in live.items()
-                if priority == self.priority and identity != self.identity}
+        return [(identity, priority) for live in found for identity, priority in live.items()
+                if identity != self.identity]
+
+    async def _tied(self) -> set[str]:
+        """Other live replicas with this one's priority, in any of the peering objects (not
+        a leaving entry: it is gone within seconds)."""
+        return {identity for identity, priority in await self._others()
+                if priority == self.priority and not identity.endswith(LEAVING_SUFFIX)}
+
+    def _stop_if_held(self, tied: set[str]) -> None:
+        """A given priority that live replicas hold too stops this one (SystemExit: kopf
+        would only log it, and pause every replica)."""
+        if tied:
+            raise SystemExit(f"hwcloud-access run: --priority {self.priority} is held by the "
+                             f"live replica(s) {', '.join(sorted(tied))} on peering "
+                             f"{self.name!r}: kopf would pause all of them; give each "
+                             "replica a priority of its own, or none (then the registration "
+                             "order decides)")
 
     async def register(self, settings: kopf.OperatorSettings, logger: Any, **_: Any) -> None:
         """Before kopf's peering starts: kopf's settings, then this replica's entry, written
@@ -179,15 +197,16 @@ class Replica:
         while True:
             if self.given_priority is None:
                 self.priority = derived_priority(self.identity, time.time())
+            else:  # before writing: a replica acting with this priority goes on acting
+                self._stop_if_held(await self._tied())
             await self._write(self.identity, self.priority)
             await asyncio.sleep(SETTLE_SECONDS)
             tied = await self._tied()
             if not tied:
                 break
-            if self.given_priority is not None:
-                logger.error(f"{sorted(tied)} have this replica's --priority "
-                             f"{self.priority} too: kopf pauses all of them")
-                break
+            if self.given_priority is not None:  # registered together: none stays
+                await self._write(self.identity, None)
+                self._stop_if_held(tied)
             logger.warning(f"{sorted(tied)} registered with the same priority: registering "
                            "again")
         settings.peering.priority = self.priority

@@ -1,6 +1,6 @@
 """High availability on kopf's peering: priorities by registration order, the registration
-before kopf starts (entry, settle, ties), the leaving entry. The e2e test
-(tests/e2e/test_high_availability.py) runs the replicas themselves."""
+before kopf starts (entry, settle, ties, a given priority held), the leaving entry. The e2e
+test (tests/e2e/test_high_availability.py) runs the replicas themselves."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class FakePeerings:
 
     def __init__(self, *objects: tuple[str | None, str]) -> None:
         self.status: dict[tuple[str | None, str], dict[str, Any]] = {o: {} for o in objects}
+        self.written: list[str] = []  # the identities patched, in order
 
     def _status(self, namespace: str | None, plural: str, name: str) -> dict[str, Any]:
         assert plural == ("clusterkopfpeerings" if namespace is None else "kopfpeerings")
@@ -42,6 +43,7 @@ class FakePeerings:
         return self.status[(namespace, name)]
 
     def _patch(self, status: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        self.written.extend(body["status"])
         for identity, entry in body["status"].items():
             if entry is None:
                 status.pop(identity, None)
@@ -126,6 +128,44 @@ async def test_a_given_priority_is_kept(api) -> None:
     await replica.register(settings=settings, logger=LOG)
     assert settings.peering.priority == 7 == api.status[(None, "peers")]["pod-a"]["priority"]
     assert replica.kopf_options()["priority"] == 7
+
+
+async def test_a_given_priority_a_live_replica_holds_stops_this_one_unwritten(api) -> None:
+    api.status[(None, "peers")]["pod-b"] = entry(7, datetime.now(UTC))
+    replica = Replica("peers", [], 7, "pod-a")
+    with pytest.raises(SystemExit, match=r"--priority 7 is held by the live replica\(s\) "
+                                         r"pod-b on peering 'peers': kopf would pause all"):
+        await replica.register(settings=kopf.OperatorSettings(), logger=LOG)
+    assert api.written == []  # pod-b never sees a tie: it goes on acting
+
+
+class RegisteringTogether(FakePeerings):
+    """pod-b writes its entry, with priority 7, right after pod-a's first one."""
+
+    def _patch(self, status: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        answer = super()._patch(status, body)
+        if "pod-a" in body["status"] and "pod-b" not in status:
+            status["pod-b"] = entry(7, datetime.now(UTC))
+        return answer
+
+
+async def test_given_priorities_registered_together_stop_and_remove_their_entries(
+        monkeypatch) -> None:
+    api = RegisteringTogether((None, "peers"))
+    monkeypatch.setattr(peering, "_custom_objects_api", lambda: api)
+    monkeypatch.setattr(peering, "SETTLE_SECONDS", 0.0)
+    replica = Replica("peers", [], 7, "pod-a")
+    with pytest.raises(SystemExit, match="--priority 7 is held by the live replica"):
+        await replica.register(settings=kopf.OperatorSettings(), logger=LOG)
+    assert api.written == ["pod-a", "pod-a"]  # written, then removed
+    assert set(api.status[(None, "peers")]) == {"pod-b"}
+
+
+async def test_a_leaving_entry_is_no_tie(api) -> None:
+    api.status[(None, "peers")]["pod-b" + LEAVING_SUFFIX] = entry(7, datetime.now(UTC))
+    replica = Replica("peers", [], 7, "pod-a")
+    await replica.register(settings=kopf.OperatorSettings(), logger=LOG)
+    assert api.status[(None, "peers")]["pod-a"]["priority"] == 7
 
 
 async def test_a_tie_registers_again(api, monkeypatch, caplog) -> None:
