@@ -57,12 +57,13 @@ def _run(args: argparse.Namespace) -> int:
         metrics.serve(args.metrics_port)
     from . import handlers, peering  # noqa: F401 - registers the handlers with kopf
 
+    membership = peering.join(args.peering, args.priority, args.namespace or [])
     kopf.run(
         clusterwide=not args.namespace,
         namespaces=args.namespace or [],
         liveness_endpoint=args.liveness,
-        **peering.join(args.peering, args.priority, args.namespace or []),
-        memo=kopf.Memo(settings=settings),
+        **membership.kopf_options,
+        memo=kopf.Memo(settings=settings, acting=membership.acting),
     )
     return 0
 

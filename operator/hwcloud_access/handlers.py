@@ -16,6 +16,7 @@ from . import metrics
 from .api import ALL_KINDS, GROUP, HUAWEI_CLOUD_ACCOUNT, KIND_NAMED, VERSION
 from .kopf_memory import MemoryDiffBaseStorage
 from .reconcile.accounts import deletion_outcome
+from .reconcile.acting import always_acting
 from .reconcile.adapters import ADAPTERS
 from .reconcile.conditions import conditions_for, ready_reason
 from .reconcile.kube import CREDENTIALS_SELECTOR
@@ -60,7 +61,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # user gone) removes that state instead.
     progress = settings.persistence.progress_storage
     retry_state = (*progress.make_keys(RECONCILE_ID), *progress.make_keys(DELETE_ID))
-    _runtime = await build_runtime(_settings(memo), retry_state)
+    _runtime = await build_runtime(_settings(memo), retry_state,
+                                   memo.get("acting", always_acting))
     _runtime.registry.holds(diffbase)
     _runtime.start_background()
 

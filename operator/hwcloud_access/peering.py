@@ -24,6 +24,9 @@ first read of the peering object. What kopf leaves open, this module adds:
   replica's identity; should a tie show all the same, the replica registers again. A given
   priority (--priority) that a live replica holds stops this one at start (kopf would pause
   both, and every other replica, for as long as both live).
+- Background loops: kopf pauses its watches and handlers, nothing else, and keeps its pause
+  state to itself. The drift sweep and the Secret poll ask `Replica.acting` before each
+  round, which applies kopf's rule to a fresh read of the peering objects.
 - Leaving (SIGTERM, SIGINT): kopf would remove the entry while its handlers still finish (for
   up to 2 s), and the standby would act meanwhile. Instead a "leaving" entry one above the
   replica's own pauses every replica, itself included; kopf stops, and the clean-up, which
@@ -36,6 +39,7 @@ import asyncio
 import functools
 import getpass
 import hashlib
+import logging
 import os
 import signal
 import socket
@@ -43,11 +47,13 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import kopf
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+
+from .reconcile.acting import Acting, always_acting
 
 LIFETIME = 10  # seconds an entry counts as alive after its last refresh
 SETTLE_SECONDS = 5.0  # from writing the entry at start to kopf's first decision
@@ -58,6 +64,7 @@ TIEBREAK_BITS = 20
 # What kopf takes for a namespace pattern rather than a name (select_specific_namespaces).
 PATTERN_CHARS = "*?!,"
 GROUP, VERSION = "kopf.dev", "v1"
+log = logging.getLogger(__name__)
 
 
 def replica_identity(env: Mapping[str, str] = os.environ) -> str:
@@ -186,6 +193,22 @@ class Replica:
                              "replica a priority of its own, or none (then the registration "
                              "order decides)")
 
+    async def acting(self) -> bool:
+        """Whether kopf lets this replica act now, by kopf's own rule (its
+        process_peering_event) on a fresh read: no other live entry has this replica's
+        priority or a higher one. False before the registration, and when the peering
+        objects cannot be read."""
+        if not self._objects:
+            return False
+        try:
+            others = await self._others()
+        except Exception as error:
+            why = f"HTTP {error.status}" if isinstance(error, ApiException) else error
+            log.warning("Cannot tell whether this replica acts (%s): the drift sweep and the "
+                        "Secret poll wait for their next round", why)
+            return False
+        return all(priority < self.priority for _, priority in others)
+
     async def register(self, settings: kopf.OperatorSettings, logger: Any, **_: Any) -> None:
         """Before kopf's peering starts: kopf's settings, then this replica's entry, written
         SETTLE_SECONDS before kopf first decides whether to act."""
@@ -240,11 +263,16 @@ class Replica:
             await self._write(self.identity + LEAVING_SUFFIX, None)
 
 
-def join(name: str | None, priority: int | None, namespaces: Sequence[str]) -> dict[str, Any]:
-    """kopf.run's peering options; with a peering, this replica's registration and leaving
-    are set up as kopf handlers."""
+class Membership(NamedTuple):
+    kopf_options: dict[str, Any]  # kopf.run's peering options
+    acting: Acting  # whether this replica acts now
+
+
+def join(name: str | None, priority: int | None, namespaces: Sequence[str]) -> Membership:
+    """kopf.run's peering options and this replica's `acting`; with a peering, its
+    registration and leaving are set up as kopf handlers."""
     if name is None:
-        return {"standalone": True}
+        return Membership({"standalone": True}, always_acting)
     patterns = [namespace for namespace in namespaces
                 if any(char in namespace for char in PATTERN_CHARS)]
     if patterns:
@@ -254,4 +282,4 @@ def join(name: str | None, priority: int | None, namespaces: Sequence[str]) -> d
     replica = Replica(name, namespaces, priority, replica_identity())
     kopf.on.startup(id="peering")(replica.register)
     kopf.on.cleanup(id="peering")(replica.unregister)
-    return replica.kopf_options()
+    return Membership(replica.kopf_options(), replica.acting)

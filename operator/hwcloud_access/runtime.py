@@ -14,6 +14,7 @@ from . import metrics
 from .api.base import AllowedNamespaces
 from .cloud import AccountConfig, CloudSession
 from .reconcile.accounts import Accounts, default_account_from_env
+from .reconcile.acting import Acting, always_acting
 from .reconcile.admission import Admission
 from .reconcile.credentials import Fingerprinter
 from .reconcile.dependencies import Dependencies
@@ -131,10 +132,11 @@ class Runtime:
         await self.kube.http.aclose()
 
 
-async def build_runtime(settings: OperatorSettings,
-                        retry_state: tuple[str, ...] = ()) -> Runtime:
+async def build_runtime(settings: OperatorSettings, retry_state: tuple[str, ...] = (),
+                        acting: Acting = always_acting) -> Runtime:
     """`retry_state`: the annotations in which kopf keeps the reconcile and delete
-    handlers' retries, removed by a wake-up."""
+    handlers' retries, removed by a wake-up; `acting`: whether this replica acts now
+    (peering.Replica.acting), asked by the background loops."""
     try:
         kubernetes.config.load_incluster_config()
     except kubernetes.config.ConfigException:
@@ -162,9 +164,9 @@ async def build_runtime(settings: OperatorSettings,
     engine = Engine(accounts=accounts, kube=kube, views=Views(),
                     fingerprint=Fingerprinter(key), dependencies=dependencies,
                     secret_refs=secret_refs, admission=admission)
-    drift = DriftSweeper(registry.wake, interval=settings.resync_interval)
+    drift = DriftSweeper(registry.wake, interval=settings.resync_interval, acting=acting)
     secret_watch = SecretWatch(kube, secret_refs, registry.wake,
-                               interval=settings.resync_interval)
+                               interval=settings.resync_interval, acting=acting)
     for holder in (drift, admission, secret_refs, dependencies, engine.ownership,
                    metrics.READY):
         registry.holds(holder)

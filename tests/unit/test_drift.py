@@ -3,10 +3,13 @@ for), and a wake-up for each member changed in the cloud or gone from its listin
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 from pydantic import BaseModel
 
 from hwcloud_access.cloud import VpnUser
+from hwcloud_access.reconcile.acting import always_acting
 from hwcloud_access.reconcile.drift import DriftSweeper, resync_interval
 from hwcloud_access.reconcile.outcome import Outcome, Reason
 from hwcloud_access.reconcile.registry import ObjectKey
@@ -32,7 +35,8 @@ def cloud() -> dict[str, Item]:
     return {i: Item(id=i, name=f"n{i}") for i in ("a", "b", "c")}
 
 
-def setup(cloud: dict[str, Item], clock: Clock, interval: float = 300.0, page_size: int = 100):
+def setup(cloud: dict[str, Item], clock: Clock, interval: float = 300.0, page_size: int = 100,
+          acting: Callable[[], Awaitable[bool]] = always_acting):
     listings: list[float] = []
     woken: list[tuple[tuple[str, str, str], str]] = []
 
@@ -46,7 +50,7 @@ def setup(cloud: dict[str, Item], clock: Clock, interval: float = 300.0, page_si
 
     view = CollectionView(ViewKey("", "vpn-users", "server"), lister, page_size=page_size,
                           id_of=lambda i: i.id, name_of=lambda i: i.name, clock=clock)
-    sweeper = DriftSweeper(wake, interval=interval, clock=clock)
+    sweeper = DriftSweeper(wake, interval=interval, clock=clock, acting=acting)
     return view, sweeper, listings, woken
 
 
@@ -119,6 +123,31 @@ async def test_one_object_cannot_make_a_long_listing_sweep_faster_than_its_floor
     clock.now = 101.0
     await sweeper.sweep_due()
     assert listings == [0.0, 101.0]
+
+
+async def test_a_replica_that_does_not_act_neither_lists_nor_wakes(cloud) -> None:
+    """Paused by kopf's peering after it has acted: another replica sweeps."""
+    clock, asked = Clock(), []
+
+    async def acting() -> bool:
+        asked.append(clock.now)
+        return clock.now > 150.0
+
+    view, sweeper, listings, woken = setup(cloud, clock, interval=60.0, acting=acting)
+    sweeper.track(key("a"), view, lambda o: o.id, cloud["a"])
+    del cloud["a"]
+    clock.now = 30.0
+    await sweeper.sweep_due()
+    assert asked == []  # nothing due: nothing asked
+    for clock.now in (61.0, 62.0, 100.0):
+        await sweeper.sweep_due()
+    assert listings == [] and woken == []
+    assert asked == [61.0]  # asked again a period later, not at every tick
+    for clock.now in (121.0, 181.0):
+        await sweeper.sweep_due()
+    assert asked == [61.0, 121.0, 181.0]
+    assert listings == [181.0]
+    assert woken == [(key("a"), "drift sweep: gone from the cloud's listing")]
 
 
 def test_resync_interval_annotation() -> None:

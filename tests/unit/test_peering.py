@@ -1,6 +1,7 @@
 """High availability on kopf's peering: priorities by registration order, the registration
-before kopf starts (entry, settle, ties, a given priority held), the leaving entry. The e2e
-test (tests/e2e/test_high_availability.py) runs the replicas themselves."""
+before kopf starts (entry, settle, ties, a given priority held), the leaving entry, whether a
+replica acts (the background loops ask). The e2e test
+(tests/e2e/test_high_availability.py) runs the replicas themselves."""
 
 from __future__ import annotations
 
@@ -103,8 +104,9 @@ def test_the_identity_is_the_pod_name() -> None:
     assert replica_identity({}) != replica_identity({"POD_ID": "operator-7d9f-x2k4q"})
 
 
-def test_namespace_patterns_are_refused_with_peering() -> None:
-    assert join(None, None, ["team-*"]) == {"standalone": True}
+async def test_namespace_patterns_are_refused_with_peering() -> None:
+    standalone = join(None, None, ["team-*"])
+    assert standalone.kopf_options == {"standalone": True} and await standalone.acting()
     with pytest.raises(SystemExit, match=r"not patterns \(team-\*\)"):
         join("peers", None, ["apps", "team-*"])
 
@@ -166,6 +168,33 @@ async def test_a_leaving_entry_is_no_tie(api) -> None:
     replica = Replica("peers", [], 7, "pod-a")
     await replica.register(settings=kopf.OperatorSettings(), logger=LOG)
     assert api.status[(None, "peers")]["pod-a"]["priority"] == 7
+
+
+async def test_a_replica_acts_by_kopfs_rule_on_every_peering_object(api, monkeypatch,
+                                                                   caplog) -> None:
+    replica = Replica("peers", ["team-a", "team-b"], 7, "pod-a")
+    assert not await replica.acting()  # not registered: kopf has not started
+    await replica.register(settings=kopf.OperatorSettings(), logger=LOG)
+    assert await replica.acting()
+    team_b = api.status[("team-b", "peers")]
+    now = datetime.now(UTC)
+    for others, acts in [({"pod-b": entry(6, now)}, True),
+                         ({"pod-b": entry(8, now - timedelta(seconds=LIFETIME + 1))}, True),
+                         ({"pod-b": entry(8, now)}, False),  # a higher priority
+                         ({"pod-b": entry(7, now)}, False),  # kopf pauses both
+                         ({"pod-a" + LEAVING_SUFFIX: entry(8, now)}, False),  # leaving
+                         ({"frozen": entry(2**62, now, lifetime=60)}, False)]:  # kopf freeze
+        team_b.update(others)
+        assert await replica.acting() == acts, others
+        for identity in others:
+            del team_b[identity]
+
+    def unreachable(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise ApiException(status=503, reason="Service Unavailable")
+
+    monkeypatch.setattr(api, "list_namespaced_custom_object", unreachable)
+    assert not await replica.acting()
+    assert "Cannot tell whether this replica acts (HTTP 503)" in caplog.text
 
 
 async def test_a_tie_registers_again(api, monkeypatch, caplog) -> None:

@@ -10,6 +10,7 @@ import logging
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from hwcloud_access.reconcile.acting import Acting, always_acting
 from hwcloud_access.reconcile.kube import CREDENTIALS_LABEL, Kube
 from hwcloud_access.reconcile.secret_refs import SecretRefs
 from hwcloud_access.reconcile.secret_watch import POLLED, WATCHED, SecretWatch
@@ -56,13 +57,14 @@ def kube(core: FakeApiServer) -> Kube:
     return Kube(core)  # type: ignore[arg-type]
 
 
-def watch(kube: Kube, refs: SecretRefs) -> tuple[SecretWatch, list[tuple[tuple, str]]]:
+def watch(kube: Kube, refs: SecretRefs, acting: Acting = always_acting
+          ) -> tuple[SecretWatch, list[tuple[tuple, str]]]:
     woken: list[tuple[tuple, str]] = []
 
     async def wake(key: tuple, why: str) -> None:
         woken.append((key, why))
 
-    return SecretWatch(kube, refs, wake, interval=300.0), woken
+    return SecretWatch(kube, refs, wake, interval=300.0, acting=acting), woken
 
 
 async def use(kube: Kube, refs: SecretRefs, resource: tuple, name: str) -> None:
@@ -119,6 +121,27 @@ async def test_the_watch_wakes_once_per_version_and_drops_a_stale_copy(
     await secrets.seen("ns", "pw", "2")
     await secrets.seen("ns", "pw", "2")
     assert woken == [(USER, WATCHED)] and kube.cached_secret("ns", "pw") is None
+
+
+async def test_a_replica_that_does_not_act_reads_no_secret_again(
+        kube: Kube, core: FakeApiServer) -> None:
+    """Paused by kopf's peering after it has acted: another replica polls."""
+    refs = SecretRefs(on_unwatched=kube.forget_secret)
+    standing = {"acting": False}
+
+    async def acting() -> bool:
+        return standing["acting"]
+
+    secrets, woken = watch(kube, refs, acting)
+    core.secrets["plain"] = ("1", False)
+    await use(kube, refs, USER, "plain")
+    core.secrets["plain"] = ("2", False)
+    core.reads.clear()
+    await secrets.poll()
+    assert core.reads == [] and woken == []
+    standing["acting"] = True
+    await secrets.poll()
+    assert core.reads == ["plain"] and woken == [(USER, POLLED)]
 
 
 async def test_a_secret_nobody_uses_any_more_is_not_read_again(kube: Kube,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api import GROUP
+from .acting import Acting, always_acting
 from .outcome import Outcome
 from .registry import ObjectKey, Wake
 from .views import CollectionView, ViewKey
@@ -80,11 +81,13 @@ class _Listing:
 
 class DriftSweeper:
     def __init__(self, wake: Wake, interval: float = 300.0, tick: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 acting: Acting = always_acting) -> None:
         self.wake = wake
         self.interval = interval
         self.tick = tick
         self.clock = clock
+        self.acting = acting
         self._listings: dict[ViewKey, _Listing] = {}
         self._where: dict[ObjectKey, ViewKey] = {}
 
@@ -135,17 +138,25 @@ class DriftSweeper:
         return drifted
 
     async def sweep_due(self) -> None:
+        """Sweeps the listings whose period is over; while another replica acts, none (a
+        replica paused by kopf's peering must not list the cloud nor wake objects), and
+        asks again a period later."""
         now = self.clock()
-        for listing in list(self._listings.values()):
-            if now - listing.last_sweep >= listing.interval(self.interval):
-                try:
-                    drifted = await self.sweep(listing)
-                except Exception as error:  # a failed sweep is retried next period
-                    log.warning("drift sweep failed: %s", error)
-                    continue
-                if drifted:
-                    log.info("drift sweep: %d object(s) changed in the cloud since last "
-                             "Ready; looking again", drifted)
+        due = [listing for listing in self._listings.values()
+               if now - listing.last_sweep >= listing.interval(self.interval)]
+        if due and not await self.acting():
+            for listing in due:
+                listing.last_sweep = now
+            return
+        for listing in due:
+            try:
+                drifted = await self.sweep(listing)
+            except Exception as error:  # a failed sweep is retried next period
+                log.warning("drift sweep failed: %s", error)
+                continue
+            if drifted:
+                log.info("drift sweep: %d object(s) changed in the cloud since last "
+                         "Ready; looking again", drifted)
 
     async def run(self) -> None:
         while True:

@@ -15,6 +15,7 @@ import logging
 
 from kubernetes.client.exceptions import ApiException
 
+from .acting import Acting, always_acting
 from .kube import CREDENTIALS_SELECTOR, Kube
 from .registry import Wake
 from .secret_refs import SecretRefs
@@ -26,11 +27,13 @@ POLLED = f"credentials Secret changed (found at the resync: it lacks {CREDENTIAL
 
 
 class SecretWatch:
-    def __init__(self, kube: Kube, refs: SecretRefs, wake: Wake, interval: float) -> None:
+    def __init__(self, kube: Kube, refs: SecretRefs, wake: Wake, interval: float,
+                 acting: Acting = always_acting) -> None:
         self.kube = kube
         self.refs = refs
         self.wake = wake
         self.interval = interval
+        self.acting = acting
 
     async def seen(self, namespace: str, name: str, resource_version: str,
                    why: str = WATCHED) -> None:
@@ -41,8 +44,11 @@ class SecretWatch:
         await asyncio.gather(*(self.wake(key, why) for key in woken))
 
     async def poll(self) -> None:
-        """Reads again every Secret in use that the watch does not show."""
+        """Reads again every Secret in use that the watch does not show; nothing while
+        another replica acts (kopf's peering pauses this one)."""
         unseen = [secret for secret in self.refs.secrets() if not self.kube.labelled(*secret)]
+        if not unseen or not await self.acting():
+            return
         results = await asyncio.gather(*(self._read_again(*secret) for secret in unseen),
                                        return_exceptions=True)
         failed = [result for result in results if isinstance(result, Exception)]
