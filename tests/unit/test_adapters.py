@@ -28,7 +28,7 @@ from hwcloud_access.cloud import (
 from hwcloud_access.reconcile.adapters import ADAPTERS
 from hwcloud_access.reconcile.adapters.mq_user import DesiredMqUser
 from hwcloud_access.reconcile.adapters.vpn_group import DesiredGroup
-from hwcloud_access.reconcile.adapters.vpn_user import DesiredUser
+from hwcloud_access.reconcile.adapters.vpn_user import DesiredUser, UserTarget
 from hwcloud_access.reconcile.credentials import (
     Fingerprinter,
     mq_secret_problem,
@@ -373,8 +373,9 @@ async def test_a_server_listing_no_default_group_is_a_dependency_not_ready(world
 async def test_deleting_a_user_resolves_no_group(world: World, group: dict[str, str],
                                                  group_id: str | None) -> None:
     ctx = world.context(VPN_USER, {"vpnServerId": SERVER, **group})
-    desired = await USERS.before_delete(ctx, ctx.spec)
-    assert desired == DesiredUser(SERVER, "alice", "", "disable", group_id)
+    target = await USERS.before_delete(ctx, ctx.spec)
+    assert target == UserTarget(SERVER, "alice", "", "disable", group_id)
+    assert not isinstance(target, DesiredUser)  # nothing managing needs resolved
     await world.dependencies.passed(ObjectKey("VpnUserGroup", "ns", "gone"), {},
                                     group_resource()["status"])
     assert world.vpn.calls == [] and world.woken == []  # no listing, no waiting
@@ -669,6 +670,25 @@ async def test_user_calls(world: World) -> None:
                             "new_password": "Other-Pass-456"}),
         ("delete_user", {"server_id": SERVER, "user_id": "u-1"}),
     ]
+
+
+async def test_a_deletion_finds_deletes_and_creates_again_with_its_target(
+        world: World) -> None:
+    """A deletion whose create's answer was lost sends that create again (the same client
+    token) to learn what it made: with the spec's fields, the group as the spec's groupId."""
+    ctx = world.context(VPN_USER, {**USER_SPEC, "description": "d"})
+    target = await USERS.before_delete(ctx, ctx.spec)
+    assert USERS.view(ctx, target).key == ViewKey("", "vpn-users", SERVER)
+    assert USERS.cloud_name(target) == "alice"
+    world.vpn.answers["create_user"] = "u-made"
+    assert await USERS.create(ctx, target, USERS.throwaway_credentials(target), TOKEN) \
+        == "u-made"
+    await USERS.delete(ctx, target, cloud_user(id="u-made"))
+    [(_, create), delete] = world.vpn.calls
+    assert {k: v for k, v in create.items() if k != "password"} == {
+        "server_id": SERVER, "name": "alice", "description": "d", "user_group_id": "g-1",
+        "static_ip": "disable", "client_token": TOKEN}
+    assert delete == ("delete_user", {"server_id": SERVER, "user_id": "u-made"})
 
 
 async def test_mq_user_calls(world: World) -> None:

@@ -211,6 +211,8 @@ class Adapter(ABC, Generic[D, Obs, C]):
         """Sets the credentials in the cloud (a password reset)."""
         raise NotImplementedError(f"{self.kind.kind} has no credentials")
 
-    async def before_delete(self, ctx: Context, spec: ApiModel) -> D:
-        """Desired state for deletion: like prepare, but must not need its references."""
+    async def before_delete(self, ctx: Context, spec: ApiModel) -> Any:
+        """What a deletion works with (view, read_one, cloud_name, create, delete take it):
+        the desired state, or, for a kind whose desired state resolves references, a type
+        of its own that resolves none (a deletion must not wait for them)."""
         return await self.prepare(ctx, spec)

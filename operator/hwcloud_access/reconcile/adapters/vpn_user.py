@@ -23,12 +23,24 @@ DEFAULT_GROUP_MAX_AGE = 300.0  # the built-in group never changes
 
 
 @dataclass(frozen=True)
-class DesiredUser:
+class UserTarget:
+    """The cloud user a resource names, and what a create of it sends: all a deletion needs
+    (to find the user, delete it, and send again a create whose answer was lost). It
+    resolves no reference: the group a groupRef names may be gone."""
+
     server_id: str
     name: str
     description: str
     static_ip: str
-    group_id: str | None  # None: not resolved (a delete needs no group); the Default group
+    group_id: str | None  # the spec's groupId; None: the create names no group
+
+
+@dataclass(frozen=True)
+class DesiredUser(UserTarget):
+    """What managing compares and sends: the group resolved (the spec's groupId, its
+    groupRef's cloud id, or the server's Default group), as the cloud reads it back."""
+
+    group_id: str
 
 
 def _usable(group: dict[str, Any] | None) -> bool:
@@ -94,28 +106,28 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser, Credentials]):
             problem=lambda value: vpn_password_problem(value, name))
         return Credentials(password, owned)
 
-    def throwaway_credentials(self, desired: DesiredUser) -> Credentials:
+    def throwaway_credentials(self, desired: UserTarget) -> Credentials:
         return Credentials(self._password(desired.name))
 
     @staticmethod
     def _password(name: str) -> str:
         return generate(20, forbidden=(name, name[::-1]))
 
-    async def before_delete(self, ctx: Context, spec: VpnUserSpec) -> DesiredUser:
-        return DesiredUser(spec.vpn_server_id, self._name(ctx, spec), spec.description,
-                           spec.static_ip, spec.group_id)
+    async def before_delete(self, ctx: Context, spec: VpnUserSpec) -> UserTarget:
+        return UserTarget(spec.vpn_server_id, self._name(ctx, spec), spec.description,
+                          spec.static_ip, spec.group_id)
 
-    def view(self, ctx: Context, desired: DesiredUser) -> CollectionView[VpnUser]:
+    def view(self, ctx: Context, desired: UserTarget) -> CollectionView[VpnUser]:
         server_id = desired.server_id
         return ctx.views.get(
             ViewKey(ctx.account, "vpn-users", server_id), ctx.session,
             lambda session, size: session.vpn.list_users(server_id, page_size=size),
             page_size=VPN_PAGE_SIZE, id_of=lambda u: u.id, name_of=lambda u: u.name)
 
-    async def read_one(self, ctx: Context, desired: DesiredUser, cloud_id: str) -> VpnUser:
+    async def read_one(self, ctx: Context, desired: UserTarget, cloud_id: str) -> VpnUser:
         return await ctx.session.vpn.get_user(desired.server_id, cloud_id)
 
-    def cloud_name(self, desired: DesiredUser) -> str:
+    def cloud_name(self, desired: UserTarget) -> str:
         return desired.name
 
     def cloud_id(self, observed: VpnUser) -> str:
@@ -131,7 +143,7 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser, Credentials]):
             found.append("group")
         return found
 
-    async def create(self, ctx: Context, desired: DesiredUser, credentials: Credentials,
+    async def create(self, ctx: Context, desired: UserTarget, credentials: Credentials,
                      client_token: str) -> str:
         return await ctx.session.vpn.create_user(
             desired.server_id, name=desired.name, password=credentials.secret,
@@ -143,7 +155,7 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser, Credentials]):
             desired.server_id, observed.id, description=desired.description,
             user_group_id=desired.group_id, static_ip=desired.static_ip)
 
-    async def delete(self, ctx: Context, desired: DesiredUser, observed: VpnUser) -> None:
+    async def delete(self, ctx: Context, desired: UserTarget, observed: VpnUser) -> None:
         await ctx.session.vpn.delete_user(desired.server_id, observed.id)
 
     def read_back(self, observed: VpnUser) -> dict[str, Any]:
