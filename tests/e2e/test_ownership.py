@@ -119,3 +119,60 @@ def test_a_lost_create_answer_is_still_the_resources_own(stack) -> None:
     ready = wait_ready(testbed, "VpnUser", "own", ns)
     assert ready["status"]["id"] == made and "adopted" not in condition(ready)["message"]
     assert len(cloud_users(emulator, name)) == 1
+
+
+def writes(emulator, *operations: str) -> int:
+    calls = emulator.stats()["calls"]
+    return sum(sum((calls.get(op) or {}).values()) for op in operations)
+
+
+def test_observing_another_teams_user_first_is_no_claim_on_it(stack, other_namespace) -> None:
+    """team-b observes a name before team-a's user exists (so team-b's resource is the earlier
+    made), sees team-a's user, then switches to Manage with Adopt: still AlreadyOwned."""
+    testbed, emulator, _, team_a = stack
+    team_b = other_namespace
+    shared = f"seen-{uuid.uuid4().hex[:12]}"
+    testbed.apply(secret("pw", password="Team-B-Password-6"), team_b)
+    observer = user("observer", shared, managementPolicy="Observe",
+                    passwordSecretRef={"name": "pw", "key": "password"})
+    testbed.apply(observer, team_b)
+    wait_reason(testbed, "VpnUser", "observer", team_b, "NotFound")
+
+    testbed.apply(secret("pw", password="Team-A-Password-5"), team_a)
+    testbed.apply(user("owner", shared, passwordSecretRef={"name": "pw", "key": "password"}),
+                  team_a)
+    owned = wait_ready(testbed, "VpnUser", "owner", team_a)
+    seen = force_pass(testbed, "VpnUser", "observer", team_b, "seen")
+    assert condition(seen)["reason"] == "Available"
+    assert seen["status"]["observedId"] == owned["status"]["id"] and "id" not in seen["status"]
+
+    testbed.apply({**observer, "spec": {**observer["spec"], "managementPolicy": "Manage",
+                                        "adoptionPolicy": "Adopt"}}, team_b)
+    refused = wait_reason(testbed, "VpnUser", "observer", team_b, "AlreadyOwned")
+    assert team_a not in condition(refused)["message"]
+    assert condition(force_pass(testbed, "VpnUser", "owner", team_a, "still-mine"))[
+        "reason"] == "Available"
+    assert emulator.check_password(shared, "Team-A-Password-5")
+    assert not emulator.check_password(shared, "Team-B-Password-6")
+
+
+def test_a_hand_made_user_observed_then_managed_is_not_adopted(stack) -> None:
+    testbed, emulator, _, ns = stack
+    name = f"eyed-{ns}"[:32]
+    made = out_of_band(emulator, lambda s: s.vpn.create_user(
+        SERVER, name=name, password="Hand-Made-Password-7", description="by hand",
+        client_token=str(uuid.uuid4())))
+    emulator.apply_now()
+    watched = user("eyed", name, description="from the cluster", managementPolicy="Observe")
+    testbed.apply(watched, ns)
+    seen = wait_ready(testbed, "VpnUser", "eyed", ns)
+    assert seen["status"]["observedId"] == made and "id" not in seen["status"]
+
+    before = writes(emulator, "update_user", "reset_password")
+    testbed.apply({**watched, "spec": {**watched["spec"], "managementPolicy": "Manage"}}, ns)
+    refused = wait_reason(testbed, "VpnUser", "eyed", ns, "AlreadyExists")
+    assert made in condition(refused)["message"] and "id" not in refused["status"]
+    [cloud] = cloud_users(emulator, name)
+    assert cloud["description"] == "by hand"
+    assert emulator.check_password(name, "Hand-Made-Password-7")
+    assert writes(emulator, "update_user", "reset_password") == before
