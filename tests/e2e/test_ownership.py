@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from tests.e2e.test_operator import (
@@ -24,15 +23,6 @@ from hwcloud_access.reconcile.conditions import now_rfc3339
 from hwcloud_access.reconcile.engine import client_token
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def other_namespace(stack) -> Iterator[str]:
-    testbed = stack[0]
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    testbed.kubectl("create", "namespace", name)
-    yield name
-    testbed.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def force_pass(testbed, kind: str, name: str, namespace: str, value: str) -> dict:
