@@ -316,6 +316,18 @@ async def test_a_user_with_group_ref_to_a_ready_group_takes_its_cloud_id(world: 
     assert world.vpn.calls == []
 
 
+async def test_a_user_with_group_ref_to_an_observed_group_takes_the_id_it_sees(
+        world: World) -> None:
+    """managementPolicy Observe writes status.observedId, not status.id (no claim): joining
+    the group it observes still works."""
+    observed = group_resource(cloud_id=None)
+    observed["status"]["observedId"] = "g-seen"
+    world.kube.objects[OPS_GROUP] = observed
+    _, desired = await world.prepared(USERS, VPN_USER,
+                                      {"vpnServerId": SERVER, "groupRef": {"name": "ops"}})
+    assert desired.group_id == "g-seen" and world.vpn.calls == []
+
+
 @pytest.mark.parametrize(("group", "state"), [
     (None, "does not exist"),
     (group_resource(ready=False), "is not Ready"),
