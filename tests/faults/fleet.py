@@ -91,6 +91,28 @@ def api_client(testbed: Testbed, pool: int = 32) -> kubernetes.client.ApiClient:
     return kubernetes.client.ApiClient(config)
 
 
+def _retried(call: Callable[[], Any], ignored: int) -> None:
+    """One API call, tried again on 5xx and 429 (the API server under load); an answer of
+    status `ignored` (409 to a create, 404 to a delete) counts as done."""
+    for attempt in range(5):
+        try:
+            call()
+            return
+        except kubernetes.client.ApiException as error:
+            if error.status == ignored:
+                return
+            if error.status < 500 and error.status != 429 or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+def _in_pool(calls: Iterable[Callable[[], None]], threads: int) -> float:
+    started = time.monotonic()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda call: call(), calls))
+    return time.monotonic() - started
+
+
 def create_all(client: kubernetes.client.ApiClient, namespace: str,
                objects: Iterable[dict[str, Any]], threads: int = 16) -> float:
     """POSTs every object (a pool of `threads`); returns the seconds it took."""
@@ -99,27 +121,26 @@ def create_all(client: kubernetes.client.ApiClient, namespace: str,
 
     def create(obj: dict[str, Any]) -> None:
         kind = obj["kind"]
-        for attempt in range(5):
-            try:
-                if kind == "Secret":
-                    core.create_namespaced_secret(obj["metadata"].get("namespace", namespace), obj)
-                elif kind == "HuaweiCloudAccount":
-                    custom.create_cluster_custom_object(GROUP, VERSION, "huaweicloudaccounts", obj)
-                else:
-                    custom.create_namespaced_custom_object(GROUP, VERSION, namespace,
-                                                           PLURALS[kind], obj)
-                return
-            except kubernetes.client.ApiException as error:
-                if error.status == 409:
-                    return
-                if error.status < 500 and error.status != 429 or attempt == 4:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
+        if kind == "Secret":
+            core.create_namespaced_secret(obj["metadata"].get("namespace", namespace), obj)
+        elif kind == "HuaweiCloudAccount":
+            custom.create_cluster_custom_object(GROUP, VERSION, "huaweicloudaccounts", obj)
+        else:
+            custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], obj)
 
-    started = time.monotonic()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(create, objects))
-    return time.monotonic() - started
+    return _in_pool((functools.partial(_retried, functools.partial(create, obj), 409)
+                     for obj in objects), threads)
+
+
+def delete_all(client: kubernetes.client.ApiClient, namespace: str,
+               objects: Iterable[dict[str, Any]], threads: int = 16) -> float:
+    """DELETEs every custom object (a pool of `threads`; kubectl deletes one at a time, and a
+    deletecollection of 1,000 objects outlasts the API server's request timeout under load);
+    returns the seconds it took."""
+    custom = kubernetes.client.CustomObjectsApi(client)
+    return _in_pool((functools.partial(_retried, functools.partial(
+        custom.delete_namespaced_custom_object, GROUP, VERSION, namespace,
+        PLURALS[obj["kind"]], obj["metadata"]["name"]), 404) for obj in objects), threads)
 
 
 def list_managed(testbed: Testbed, namespace: str | None) -> list[dict[str, Any]]:

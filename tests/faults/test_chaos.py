@@ -36,6 +36,7 @@ from tests.faults.fleet import (
     SERVER,
     api_client,
     create_all,
+    delete_all,
     faults_size,
     fleet,
     iam_account,
@@ -49,8 +50,6 @@ from tests.faults.fleet import (
 from tests.support.emulator import EmulatorProcess
 from tests.support.operator import OperatorProcess, operator_env, wait_for
 from tests.support.testbed import Testbed
-
-from hwcloud_access.api import GROUP, MQ_USER, VERSION, VPN_USER, VPN_USER_GROUP
 
 SIZE = faults_size()
 BUDGET = 150 + 1.5 * SIZE  # seconds to converge under faults (generous: a shared 2-core box)
@@ -280,9 +279,7 @@ def test_deleting_everything_leaves_no_cloud_object(chaos: Chaos) -> None:
     testbed, emulator = chaos.testbed, chaos.emulator
     started = time.monotonic()
     emulator.set_faults(deny_operations=DELETES)
-    for kind in (VPN_USER, MQ_USER, VPN_USER_GROUP):  # one request per kind (deletecollection):
-        testbed.kubectl("delete", "--raw",  # kubectl's per-object DELETEs of 1,000 took > 120 s
-                        f"/apis/{GROUP}/{VERSION}/namespaces/{chaos.namespace}/{kind.plural}")
+    delete_all(api_client(testbed), chaos.namespace, list_managed(testbed, chaos.namespace))
     time.sleep(DENY_WINDOW)
     during = list_managed(testbed, chaos.namespace)
     blocked = reasons(during).get("DeleteBlocked", 0)
