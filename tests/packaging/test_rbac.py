@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from tests.packaging.chart import CHART, ROOT, VALUE_SETS
-from tests.support.emulator import EmulatorProcess, free_port
+from tests.support.emulator import SESSION_CONFIG, EmulatorProcess, free_port
 from tests.support.operator import OperatorProcess, operator_env, wait_ready
 from tests.support.testbed import CRDS, Testbed, start_testbed, stop_testbed
 
@@ -301,22 +301,31 @@ def test_secret_permissions_are_the_readmes(cluster_release: Release,
         assert not namespaced_release.can(verb, "secrets", "team-c"), verb
 
 
-def test_two_replicas_one_acts(namespaced_release: Release, emulator: EmulatorProcess,
-                               tmp_path: Path) -> None:
+def test_two_replicas_one_acts(namespaced_release: Release, tmp_path: Path) -> None:
+    """The chart's two replicas on its KopfPeerings: a group gets Ready, and only one replica
+    called the cloud (each has an access key of its own: the emulator counts by key)."""
     release, testbed = namespaced_release, namespaced_release.testbed
-    first = release.operator(emulator, tmp_path / "first.log").start()
-    second = None
-    try:
-        second = release.operator(emulator, tmp_path / "second.log").start()
-        # Same priorities would pause every replica; distinct ones let the highest act.
-        testbed.apply({"apiVersion": API, "kind": "VpnUserGroup", "metadata": {"name": "peer"},
-                       "spec": {"vpnServerId": SERVER,
-                                "name": f"peer-{uuid.uuid4().hex[:8]}"}}, "team-b")
-        wait_ready(testbed, "VpnUserGroup", "peer", "team-b", timeout=30)
-    finally:
-        first.stop()
-        if second is not None:
-            second.stop()
+    keys = {name: {"access_key": f"HWREPLICAAK00000000{number}",
+                   "secret_key": f"replicaSecretKey{number}" + "0" * 30}
+            for number, name in enumerate(("first", "second"), 1)}
+    replicas: list[OperatorProcess] = []
+    with EmulatorProcess({**SESSION_CONFIG, "credentials": list(keys.values())}) as emulator:
+        try:
+            for name, key in keys.items():
+                replica = release.operator(emulator, tmp_path / f"{name}.log")
+                replica.env.update(HW_ACCESS_KEY=key["access_key"],
+                                   HW_SECRET_KEY=key["secret_key"])
+                replicas.append(replica.start())
+            testbed.apply({"apiVersion": API, "kind": "VpnUserGroup",
+                           "metadata": {"name": "peer"},
+                           "spec": {"vpnServerId": SERVER,
+                                    "name": f"peer-{uuid.uuid4().hex[:8]}"}}, "team-b")
+            wait_ready(testbed, "VpnUserGroup", "peer", "team-b", timeout=30)
+            callers = emulator.stats()["clients"]
+            assert len(callers) == 1, f"both replicas called the cloud: {callers}"
+        finally:
+            for replica in replicas:
+                replica.stop()
 
 
 def test_crds_installed_by_the_chart_are_the_generated_ones(bed: Testbed,
