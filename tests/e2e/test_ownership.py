@@ -79,6 +79,7 @@ def test_a_hand_made_user_is_adopted_only_on_request(stack) -> None:
     testbed.apply(user("hand", name, description="from the cluster", adoptionPolicy="Adopt"), ns)
     adopted = wait_ready(testbed, "VpnUser", "hand", ns)  # its description updated too
     assert adopted["status"]["id"] == made
+    assert condition(adopted)["message"] == f"adopted existing cloud object {made}"
     assert {"Adopted", "Updated", "CredentialsRotated"} <= set(events(testbed, ns, "hand"))
     password = read_secret(testbed, ns, adopted["status"]["credentialsSecret"])["password"]
     wait_for(lambda: emulator.check_password(name, password), 30,

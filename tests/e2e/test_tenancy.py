@@ -129,6 +129,7 @@ def test_a_hand_made_mq_user_is_adopted_on_request_with_the_secrets_key(stack) -
     testbed.apply(mq_user("legacy", key, adoptionPolicy="Adopt"), ns)
     adopted = wait_ready(testbed, "MqUser", "legacy", ns)
     assert adopted["status"]["id"] == key
+    assert condition(adopted)["message"] == f"adopted existing cloud object {key}"
     assert {"Adopted", "CredentialsRotated"} <= set(events(testbed, ns, "legacy"))
     secret_key = read_secret(testbed, ns, adopted["status"]["credentialsSecret"])["secretKey"]
     assert emulator.check_mq_secret(key, secret_key)

@@ -375,6 +375,22 @@ async def test_adopt_takes_it_over_and_sets_its_credentials(engine, cloud) -> No
     assert cloud.secret_in_effect == "mine-Secret-1"
 
 
+async def test_an_adopted_object_that_differs_says_so_until_ready(engine, cloud) -> None:
+    cloud.visible["x"] = Item(id="x", name="g", description="theirs")
+    adapter = FakeAdapter(cloud)
+    res = resource(adoptionPolicy="Adopt")
+    applying = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
+    assert applying.reason is Reason.APPLYING
+    assert applying.message.startswith("adopted existing cloud object x; the cloud accepted")
+    assert [e.reason for e in applying.events] == ["Adopted", "Updated"]  # no Drift
+    cloud.apply()
+    ready = await engine.reconcile(adapter, evolve(res, applying), claims=NO_CLAIMS)
+    assert ready.ready and ready.message == "adopted existing cloud object x"
+    later = await engine.reconcile(adapter, evolve(evolve(res, applying), ready),
+                                   claims=NO_CLAIMS)
+    assert later.ready and later.message == "the cloud matches the spec"
+
+
 async def test_create_conflict_adopts_what_appeared_meanwhile(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
     res = resource(adoptionPolicy="Adopt")

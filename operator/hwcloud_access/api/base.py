@@ -189,6 +189,10 @@ class PendingChange(ApiModel):
         "object the cloud made with it is this resource's own.")
     fingerprint: str | None = Field(
         default=None, description="credentials: keyed hash of the credentials being set.")
+    adopted: str | None = Field(
+        default=None, description="update: the ID of the cloud object this resource adopted "
+        "in the pass that sent the update (spec.adoptionPolicy Adopt); the Ready message "
+        "says so.")
 
 
 class ObservedStatus(ApiModel):

@@ -83,6 +83,10 @@ def poll_delay(attempt: int) -> float:
     return POLL_DELAYS[min(attempt, len(POLL_DELAYS) - 1)]
 
 
+def adopted_message(cloud_id: str) -> str:
+    return f"adopted existing cloud object {cloud_id}"
+
+
 def _age(since: str | None) -> float | None:
     moment = parse_time(since)
     return None if moment is None else (datetime.now(UTC) - moment).total_seconds()
@@ -374,7 +378,7 @@ class Engine:
                     message=f"a cloud object named {name} exists ({cloud_id}) that this "
                     "resource did not create; it is left alone (spec.adoptionPolicy: Adopt "
                     "takes it over and sets this resource's credentials on it)")
-            adopted = f"adopted existing cloud object {cloud_id}"
+            adopted = adopted_message(cloud_id)
             events.append(Event("Normal", "Adopted", f"{adopted} named {name}"))
             self._hold(adapter, ctx)
         status: dict[str, Any] = {"id": cloud_id, "observedId": None,  # from Observe
@@ -389,19 +393,24 @@ class Engine:
         differences = adapter.differences(desired, observed)
         if differences:
             return await self._update(adapter, ctx, attempt, desired, observed, differences,
-                                      status, events, drift=not adopted)
+                                      status, events, adopted=cloud_id if adopted else None)
         refused = await self._credentials(adapter, ctx, desired, credentials, observed, status,
                                           events, adopted=False)
         if refused is not None:
             return refused
         status["pendingChange"] = None
-        message = adopted or "the cloud matches the spec"
+        # Adopted in this pass, or in the one that sent the update just applied.
+        adopted_earlier = (self._intent(resource, "update") or {}).get("adopted")
+        message = adopted or (adopted_message(adopted_earlier) if adopted_earlier
+                              else "the cloud matches the spec")
         return Outcome(ready=True, reason=Reason.AVAILABLE, message=message, status=status,
                        events=events, cloud_object=observed, view=view)
 
     async def _update(self, adapter: Adapter, ctx: Context, attempt: int, desired: Any,
                       observed: Any, differences: list[str], status: dict[str, Any],
-                      events: list[Event], *, drift: bool) -> Outcome:
+                      events: list[Event], *, adopted: str | None) -> Outcome:
+        """`adopted`: the id of the object adopted in this pass (then no drift: the spec
+        was never applied to it); kept in the update's intent for the Ready message."""
         resource = ctx.resource
         changed = ", ".join(differences)
         update_pending = self._pending(ctx, "update")
@@ -410,12 +419,14 @@ class Engine:
             return self._applying(f"the cloud is applying the update of {changed}", attempt,
                                   status, events)
         await adapter.update(ctx, desired, observed)
-        if drift and resource.status.get("observedGeneration") == resource.generation:
+        if not adopted and resource.status.get("observedGeneration") == resource.generation:
             events.append(Event("Warning", "Drift", f"{changed} changed outside the cluster; "
                                 "putting it back"))
         events.append(Event("Normal", "Updated", f"updated {changed}"))
-        status["pendingChange"] = self._mark(ctx, "update")
-        return self._applying(f"the cloud accepted the update of {changed} and is applying it",
+        status["pendingChange"] = self._mark(ctx, "update",
+                                             **({"adopted": adopted} if adopted else {}))
+        message = f"the cloud accepted the update of {changed} and is applying it"
+        return self._applying(f"{adopted_message(adopted)}; {message}" if adopted else message,
                               0, status, events)
 
     async def _made_it(self, adapter: Adapter, ctx: Context, desired: Any,
