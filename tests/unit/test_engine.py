@@ -154,6 +154,8 @@ class FakeAdapter(Adapter[Desired, Item, Credentials | None]):
     async def apply_credentials(self, ctx: Context, desired: Desired,
                                 credentials: Credentials | None, observed: Item) -> None:
         self.cloud.calls.append(("reset", observed.id))
+        if "refuse-reset" in self.cloud.fail_on:  # refused before it changed anything
+            raise self.cloud.fail_on.pop("refuse-reset")
         if self.cloud.secret == self.cloud.secret_in_effect:
             raise PasswordReusedError("the new password must differ from the last 5 passwords",
                                       status=400, code="VPN.0001")
@@ -171,7 +173,7 @@ class FakeKube:
 
     async def patch_status(self, kind, namespace, name, status) -> None:
         self.patches.append(status)
-        self.cloud.calls.append(("intent", status["pendingChange"]["action"]))
+        self.cloud.calls.append(("intent", (status["pendingChange"] or {}).get("action")))
 
 
 class FakeAccounts:
@@ -776,6 +778,32 @@ async def test_a_reset_whose_answer_was_lost_is_resolved(engine, cloud) -> None:
                                       claims=NO_CLAIMS)  # refused as "recent": ours took effect
     assert resolved.ready and resolved.status["pendingChange"] is None
     assert resolved.status["credentialsFingerprint"] == intent["fingerprint"]
+
+
+async def test_a_refused_reset_voids_its_intent(engine, cloud) -> None:
+    """A reset refused before it changed anything (403) leaves no intent: a later "recently
+    used" refusal is then the user's own password, not the effect of that reset."""
+    adapter = FakeAdapter(cloud)
+    res = await ready_with_secret(engine, cloud, adapter)
+    cloud.secret = "second-Secret-2"
+    cloud.fail_on["refuse-reset"] = AccessDeniedError("denied", status=403, code="VPN.0003")
+    denied = await engine.reconcile(adapter, res, claims=NO_CLAIMS)
+    assert denied.reason is Reason.ACCESS_DENIED and cloud.secret_in_effect == "first-Secret-1"
+    assert [p["pendingChange"] and p["pendingChange"]["action"]
+            for p in engine.kube.patches[-2:]] == ["credentials", None]
+    assert res.written["pendingChange"] is None
+
+
+async def test_a_create_refused_before_it_made_anything_voids_its_intent(engine,
+                                                                         cloud) -> None:
+    cloud.fail_on["create"] = AccessDeniedError("denied", status=403, code="VPN.0003")
+    res = resource()
+    denied = await engine.reconcile(FakeAdapter(cloud), res, claims=NO_CLAIMS)
+    assert denied.reason is Reason.ACCESS_DENIED
+    assert [p["pendingChange"] and p["pendingChange"]["action"]
+            for p in engine.kube.patches] == ["create", None]
+    released = await engine.delete(FakeAdapter(cloud), res, claims=NO_CLAIMS)
+    assert released.released and cloud.ops() == ["create"]  # nothing to resolve by a create
 
 
 async def test_a_recent_password_from_the_user_is_refused_clearly(engine, cloud) -> None:

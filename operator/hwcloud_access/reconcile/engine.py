@@ -147,12 +147,14 @@ class Engine:
         return {"action": action, "since": now_rfc3339(), "generation": ctx.resource.generation,
                 **details}
 
-    async def _record(self, ctx: Context, intent: dict[str, Any],
+    async def _record(self, ctx: Context, intent: dict[str, Any] | None,
                       announce: Outcome | None = None) -> None:
         """Writes an intent to status before the cloud call it announces: a crash or a lost
         answer after the call is then resolved from it, not guessed. The pass goes on with
         the status as written, so that its own status write replaces the intent. `announce`:
-        the conditions to show meanwhile (the call may wait for the server's pacer)."""
+        the conditions to show meanwhile (the call may wait for the server's pacer). None
+        voids the intent: the call was refused before it changed anything, so that no later
+        pass takes a refusal for the effect of a change that never happened."""
         resource = ctx.resource
         status: dict[str, Any] = {"pendingChange": intent}
         if announce is not None:
@@ -344,6 +346,10 @@ class Engine:
             return self._applying("the cloud says the object exists (an earlier create of "
                                   "this resource); waiting for it to show", attempt,
                                   {"pendingChange": resource.status.get("pendingChange")})
+        except CloudError as refused:
+            if first_send and not refused.may_have_applied:
+                await self._record(ctx, None)
+            raise
         finally:
             self.admission.leave(scope, ctx.key)
         events.append(Event("Normal", "Created", f"created {adapter.kind.kind} "
@@ -476,6 +482,10 @@ class Engine:
                         delay=InvalidInput.delay, status={**status, "pendingChange": None},
                         message=f"the cloud refused the credentials in the Secret: {refused}")
                 # Right after our own reset whose answer was lost: that reset took effect.
+            except CloudError as error:
+                if not resent and not error.may_have_applied:
+                    await self._record(ctx, None)
+                raise
             events.append(Event("Normal", "CredentialsRotated",
                                 "set this resource's credentials on the adopted object"
                                 if adopted else
