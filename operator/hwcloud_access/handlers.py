@@ -168,10 +168,13 @@ async def references(body: kopf.Body, spec: kopf.Spec, **_: Any) -> dict[Hashabl
     - its claim on a cloud object, CloudKey -> Claimant (reconcile/ownership.py): kopf fills
       the index from every resource before any handler runs, so ownership survives restarts;
     - the account it names, AccountNamed -> its ObjectKey: an account's deletion waits for
-      them, and they are woken when the account's Ready reason changes.
+      them, and they are woken when the account's Ready reason changes;
+    - what its adapter adds (a managed group's id -> its namespace: Adapter.references).
 
     ({} when neither: kopf would keep what an earlier result said for None.)"""
-    entry: dict[Hashable, Any] = dict(claim_of(ADAPTERS[body["kind"]].key_of(body), dict(body)))
+    adapter = ADAPTERS[body["kind"]]
+    entry: dict[Hashable, Any] = {**claim_of(adapter.key_of(body), dict(body)),
+                                  **adapter.references(body)}
     name = (spec.get("accountRef") or {}).get("name")
     if name:
         entry[AccountNamed(name)] = ObjectKey(body["kind"], body.metadata.namespace,

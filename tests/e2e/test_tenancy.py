@@ -1,7 +1,8 @@
 """Account scoping (allowedNamespaces) end to end: a namespace the account does not admit
 gets AccountNotAllowed and no cloud call, and learns nothing of the tenant it admits; a label
 change or an account change is reacted to at once (no polling); accountRef is fixed once the
-resource has a cloud object. A hand-made RocketMQ user is adopted on request only."""
+resource has a cloud object; a VpnUser cannot join another namespace's group by its id. A
+hand-made RocketMQ user is adopted on request only."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from tests.e2e.test_operator import (
     INSTANCE,
     account,
     cloud_mq,
+    cloud_users,
     events,
+    group,
     mq_user,
     out_of_band,
     read_secret,
@@ -135,3 +138,17 @@ def test_a_hand_made_mq_user_is_adopted_on_request_with_the_secrets_key(stack) -
     assert emulator.check_mq_secret(key, secret_key)
     assert not emulator.check_mq_secret(key, "Hand-Made-Key-8")
     assert len(cloud_mq(emulator, key)) == 1
+
+
+def test_a_user_cannot_join_another_teams_group_by_its_id(stack, other_namespace) -> None:
+    testbed, emulator, _, ns = stack
+    team_a, team_b = ns, other_namespace
+    testbed.apply(group("theirs", f"theirs-{ns}"), team_a)
+    theirs = wait_ready(testbed, "VpnUserGroup", "theirs", team_a)["status"]["id"]
+    name = f"intruder-{ns}"
+    testbed.apply(user("intruder", name, groupId=theirs), team_b)
+    refused = wait_reason(testbed, "VpnUser", "intruder", team_b, "InvalidSpec")
+    message = condition(refused)["message"]
+    assert "another namespace" in message and "spec.groupRef" in message
+    assert team_a not in message and "theirs" not in message.replace(theirs, "")
+    assert cloud_users(emulator, name) == []  # no user made in their group

@@ -157,6 +157,7 @@ class World:
         self.woken: list[tuple[ObjectKey, str]] = []
         self.dependencies = Dependencies(self.kube, self._wake,  # type: ignore[arg-type]
                                         patience=0.05)
+        self.references: dict[Any, list[Any]] = {}  # kopf's index
 
     async def _wake(self, key: ObjectKey, why: str) -> None:
         self.woken.append((key, why))
@@ -170,7 +171,7 @@ class World:
         session = SimpleNamespace(vpn=self.vpn, rocketmq=self.mq)
         return Context(resource, session, self.kube, self.views,  # type: ignore[arg-type]
                        Fingerprinter(b"k" * 32), self.dependencies, self.secret_refs,
-                       resource.spec())
+                       resource.spec(), self.references)
 
     async def prepared(self, adapter: Adapter, kind: KindDef, spec: dict[str, Any],
                        **context: Any) -> tuple[Context, Any]:
@@ -306,6 +307,22 @@ async def test_a_user_with_group_id_takes_it_as_given(world: World) -> None:
         "staticIp": "10.0.0.5"})
     assert desired == DesiredUser(SERVER, "alice", "d", "10.0.0.5", "g-external")
     assert world.vpn.calls == []
+
+
+async def test_a_user_cannot_join_another_namespaces_managed_group_by_its_id(
+        world: World) -> None:
+    managed = {"apiVersion": API_VERSION, "kind": "VpnUserGroup",
+               "metadata": {"name": "theirs", "namespace": "team-a"},
+               **group_resource(cloud_id="g-theirs")}
+    world.references = {key: [value] for key, value in GROUPS.references(managed).items()}
+    with pytest.raises(InvalidSpec) as refused:
+        await world.prepared(USERS, VPN_USER, {"vpnServerId": SERVER, "groupId": "g-theirs"})
+    assert "another namespace" in str(refused.value) and "team-a" not in str(refused.value)
+    managed["metadata"]["namespace"] = "ns"  # its own namespace's group: taken as given
+    world.references = {key: [value] for key, value in GROUPS.references(managed).items()}
+    _, desired = await world.prepared(USERS, VPN_USER,
+                                      {"vpnServerId": SERVER, "groupId": "g-theirs"})
+    assert desired.group_id == "g-theirs" and world.vpn.calls == []
 
 
 async def test_a_user_with_group_ref_to_a_ready_group_takes_its_cloud_id(world: World) -> None:

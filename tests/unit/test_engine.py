@@ -220,7 +220,7 @@ def resource(status: dict | None = None, generation: int = 1, uid: str = "uid-1"
 
 async def list_now(engine: Engine, adapter: FakeAdapter, res: Resource) -> None:
     """A listing of the resource's collection taken now, which later passes may share."""
-    ctx = await engine._context(res, res.spec())
+    ctx = await engine._context(res, res.spec(), NO_CLAIMS)
     await adapter.view(ctx, Desired("g", "d")).snapshot(newer_than=time.monotonic())
 
 
@@ -522,7 +522,7 @@ async def test_a_listing_that_skipped_the_object_does_not_end_the_deletion(engin
         yield
 
     res = resource(status={"id": "c"})
-    ctx = await engine._context(res, res.spec())
+    ctx = await engine._context(res, res.spec(), NO_CLAIMS)
     view = adapter.view(ctx, Desired("g", "d"))
     view._lister = skipping_lister
     outcome = await engine.delete(adapter, res, claims=NO_CLAIMS)
@@ -586,7 +586,7 @@ async def test_absent_from_a_stale_listing_is_not_drift(engine, cloud) -> None:
         return
         yield
 
-    ctx = await engine._context(res, res.spec())
+    ctx = await engine._context(res, res.spec(), NO_CLAIMS)
     adapter.view(ctx, Desired("g", "d"))._lister = stale_lister
     again = await engine.reconcile(adapter, evolve(evolve(res, first), ready), claims=NO_CLAIMS)
     assert again.ready and not again.events

@@ -69,7 +69,8 @@ class VpnUserSpec(ManagedSpec):
         default=None,
         pattern=CLOUD_ID_PATTERN,
         description="Cloud ID of a user group not managed by this cluster. "
-        "Exclusive with groupRef.",
+        "Exclusive with groupRef. A group that a VpnUserGroup of another namespace manages "
+        "is refused (InvalidSpec).",
     )
     static_ip: str = Field(
         default="disable",

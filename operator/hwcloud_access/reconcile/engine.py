@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,14 +39,16 @@ from .dependencies import Dependencies
 from .drift import RESYNC_ANNOTATION, resync_interval
 from .kube import Kube
 from .outcome import AlreadyOwned, Event, InvalidInput, Next, Outcome, Reason, ReconcileProblem
-from .ownership import Claimant, CloudKey, Ownership
+from .ownership import Ownership
 from .registry import IN_PASS_WAIT
 from .resource import PAUSED_ANNOTATION, Adapter, Context, Credentials, Resource, parse_time
 from .secret_refs import SecretRefs
 from .secret_source import CREDENTIALS_SECRET
 from .views import CollectionView, Views
 
-Claims = Mapping[CloudKey, Iterable[Claimant]]  # every resource's claim (in the kopf index)
+# kopf's index of what every resource refers to: its claim (CloudKey -> Claimant), and what
+# its adapter adds (Adapter.references)
+Claims = Mapping[Hashable, Iterable[Any]]
 TOKEN_NAMESPACE = uuid.UUID("5b3f0e4c-8f52-4a8e-9a3c-2f1d6c7b9e10")
 POLL_DELAYS = (1.0, 1.0, 1.0, 2.0, 2.0, 3.0, 5.0)  # first look: after a typical apply
 
@@ -118,11 +120,11 @@ class Engine:
         """This resource claims its cloud object now (a create sent, an object adopted)."""
         self.ownership.hold(adapter.key_of(ctx.resource.body), ctx.resource.body)
 
-    async def _context(self, resource: Resource, spec: Any) -> Context:
+    async def _context(self, resource: Resource, spec: Any, claims: Claims) -> Context:
         account = spec.account_ref.name if spec.account_ref else None
         session = await self.accounts.session(account, resource.namespace or "")
         return Context(resource, session, self.kube, self.views, self.fingerprint,
-                       self.dependencies, self.secret_refs, spec)
+                       self.dependencies, self.secret_refs, spec, claims)
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -247,7 +249,7 @@ class Engine:
             return Outcome(ready=is_ready(resource.status), reason=Reason.PAUSED,
                            message=f"paused by the {PAUSED_ANNOTATION} annotation",
                            synced=False, synced_reason=Reason.PAUSED)
-        ctx = await self._context(resource, spec)
+        ctx = await self._context(resource, spec, claims)
         observe_only = spec.management_policy == "Observe"
         # Before prepare, which may make a generated credentials Secret for nothing.
         if not observe_only and self._owned_by_another(adapter, resource, claims):
@@ -560,7 +562,7 @@ class Engine:
             return Outcome(ready=False, reason=Reason.DELETING, released=True,
                            message="released: this resource made nothing in the cloud")
         spec = resource.spec()
-        ctx = await self._context(resource, spec)
+        ctx = await self._context(resource, spec, claims)
         desired = await adapter.before_delete(ctx, spec)
         observed = await self._observe(adapter, ctx, desired, adapter.view(ctx, desired),
                                        self.settings.poll_max_age)

@@ -29,6 +29,15 @@ class CloudKey(NamedTuple):
     name: str  # the cloud name
 
 
+class ManagedGroup(NamedTuple):
+    """A VPN user group this cluster manages, by its cloud id: kopf's index maps it to the
+    namespace of the VpnUserGroup that claims it, so that a VpnUser's `groupId` cannot put a
+    user into another namespace's group."""
+
+    server: str
+    group_id: str
+
+
 class Claimant(NamedTuple):
     created: str  # metadata.creationTimestamp (RFC 3339 sorts as text)
     uid: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -120,6 +120,7 @@ class Context:
     dependencies: Dependencies
     secret_refs: SecretRefs
     spec: Any  # the resource's spec model
+    references: Mapping[Hashable, Iterable[Any]]  # kopf's index of what resources refer to
 
     @property
     def key(self) -> ObjectKey:
@@ -160,6 +161,11 @@ class Adapter(ABC, Generic[D, Obs, C]):
     def key_of(self, body: Mapping[str, Any]) -> CloudKey:
         """The cloud object a resource's body names."""
         return self.cloud_key(dict(body.get("spec") or {}), body["metadata"]["name"])
+
+    def references(self, body: Mapping[str, Any]) -> dict[Hashable, Any]:
+        """What else of a resource other passes look up in kopf's index, beyond its claim
+        (e.g. a managed group's id); none by default."""
+        return {}
 
     @abstractmethod
     async def prepare(self, ctx: Context, spec: Any) -> D:

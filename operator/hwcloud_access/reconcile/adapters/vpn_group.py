@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ from ...api import VPN_USER, VPN_USER_GROUP
 from ...api.vpn import VPN_GROUP_NAME_PATTERN, VpnUserGroupSpec
 from ...cloud import VPN_PAGE_SIZE, VpnGroup
 from ..outcome import DependencyNotReady, InvalidSpec
-from ..ownership import CloudKey
+from ..ownership import CloudKey, ManagedGroup, claims_object
 from ..resource import Adapter, Context
 from ..views import CollectionView, ViewKey
 
@@ -50,6 +51,15 @@ class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup, None]):
 
     def cloud_key(self, spec: dict[str, Any], name: str) -> CloudKey:
         return CloudKey(self.kind.kind, spec.get("vpnServerId", ""), spec.get("name") or name)
+
+    def references(self, body: Mapping[str, Any]) -> dict[Hashable, Any]:
+        """The group's cloud id, once it made or adopted it, for the VpnUsers' groupId
+        check: its namespace (ManagedGroup)."""
+        status = body.get("status") or {}
+        if not claims_object(dict(body)) or not status.get("id"):
+            return {}
+        server = (body.get("spec") or {}).get("vpnServerId", "")
+        return {ManagedGroup(server, status["id"]): body["metadata"].get("namespace") or ""}
 
     async def prepare(self, ctx: Context, spec: VpnUserGroupSpec) -> DesiredGroup:
         name = spec.name or ctx.resource.name

@@ -13,7 +13,7 @@ from ...cloud import VPN_PAGE_SIZE, VpnUser
 from ..conditions import is_ready
 from ..credentials import generate, vpn_password_problem
 from ..outcome import DependencyNotReady, InvalidSpec
-from ..ownership import CloudKey, cloud_id_in
+from ..ownership import CloudKey, ManagedGroup, cloud_id_in
 from ..resource import Adapter, Context, Credentials
 from ..secret_source import resolve_secret
 from ..views import CollectionView, ViewKey
@@ -63,6 +63,12 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser, Credentials]):
 
     async def _group_id(self, ctx: Context, spec: VpnUserSpec) -> str:
         if spec.group_id:
+            managers = ctx.references.get(ManagedGroup(spec.vpn_server_id, spec.group_id), ())
+            if any(namespace != ctx.resource.namespace for namespace in managers):
+                raise InvalidSpec(f"groupId {spec.group_id} is a group that a VpnUserGroup "
+                                  "in another namespace manages: a user joins a group this "
+                                  "cluster manages through spec.groupRef, in the group's "
+                                  "own namespace")
             return spec.group_id
         if spec.group_ref is None:
             return await self._default_group_id(ctx, spec.vpn_server_id)
