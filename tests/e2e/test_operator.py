@@ -16,7 +16,7 @@ from tests.support.operator import condition, wait_for, wait_ready, wait_reason
 from tests.support.testbed import Testbed
 
 from hwcloud_access.cloud import VPN_PAGE_SIZE, CloudSession
-from hwcloud_access.reconcile.kube import CREDENTIALS_LABEL
+from hwcloud_access.reconcile.kube import CREDENTIALS_LABEL, WAKEUP_ANNOTATION
 
 API = "access.hwcloud.dev/v1alpha1"
 SERVER = "6f1c1e2a-8d0b-4c59-9b0e-3c2a7f5d9a01"
@@ -118,6 +118,43 @@ def test_seed_flow_vpn_group_and_users(stack) -> None:
     assert conditions["Ready"]["reason"] == "Available"
     wait_for(lambda: testbed.get("VpnUserGroup", "devs", ns)["status"].get("userNumber") == 2,
              20, what="the group's userNumber counting its two users")
+
+
+def test_a_groups_user_count_follows_its_users(stack) -> None:
+    """userNumber follows users created, moved and deleted through the cluster: each change
+    wakes the groups it touches ("its users changed"), whatever the drift sweep (which also
+    sees the count move, every 3 s here) does meanwhile."""
+    testbed, _, _, ns = stack
+
+    def recounted(name: str, users: int, since: dict[str, str]):
+        """The group once it shows `users` after a wake-up for its users newer than the
+        one `since` had."""
+        obj = testbed.get("VpnUserGroup", name, ns)
+        woken = obj["metadata"].get("annotations", {}).get(WAKEUP_ANNOTATION, "")
+        return (obj["status"].get("userNumber") == users and woken != since.get(name)
+                and woken.endswith(" its users changed") and obj)
+
+    def wakes() -> dict[str, str]:
+        return {name: testbed.get("VpnUserGroup", name, ns)["metadata"].get(
+            "annotations", {}).get(WAKEUP_ANNOTATION, "") for name in ("one", "two")}
+
+    for name in ("one", "two"):
+        testbed.apply(group(name, f"{name}-{ns}"), ns)
+        wait_ready(testbed, "VpnUserGroup", name, ns)
+    before = wakes()
+    for name in ("u1", "u2"):
+        testbed.apply(user(name, f"{name}-{ns}", groupRef={"name": "one"}), ns)
+        wait_ready(testbed, "VpnUser", name, ns)
+    wait_for(lambda: recounted("one", 2, before), 30, what="group one counting two users")
+
+    before = wakes()
+    testbed.apply(user("u2", f"u2-{ns}", groupRef={"name": "two"}), ns)
+    wait_for(lambda: recounted("one", 1, before), 30, what="group one after a user moved")
+    wait_for(lambda: recounted("two", 1, before), 30, what="group two after a user joined")
+
+    before = wakes()
+    testbed.kubectl("delete", "vpnuser", "u1", "-n", ns, "--timeout=60s")
+    wait_for(lambda: recounted("one", 0, before), 30, what="group one after its user went")
 
 
 def test_seed_flow_mq_user(stack) -> None:
