@@ -125,12 +125,16 @@ def test_a_new_fingerprint_key_resets_nothing(stack) -> None:
     operator.stop()
     testbed.kubectl("delete", "secret", "hwcloud-access-fingerprint-key", "-n", "default")
     operator.start()
-    testbed.kubectl("annotate", "vpnuser", "fp", "-n", ns,
-                    "access.hwcloud.dev/reconcile-requested-at=after-new-key", "--overwrite")
-    renewed = wait_for(lambda: (obj := testbed.get("VpnUser", "fp", ns))["status"].get(
-        "lastHandledReconcileAt") == "after-new-key" and obj, 60, what="a pass under the new key")
-    assert condition(renewed)["reason"] == "Available"
-    assert renewed["status"]["credentialsFingerprint"] != before
+    renewed = {}
+    for kind, name in (("VpnUser", "fp"), ("MqUser", "fpmq")):  # each passes under the new key
+        testbed.kubectl("annotate", kind.lower(), name, "-n", ns,
+                        "access.hwcloud.dev/reconcile-requested-at=after-new-key", "--overwrite")
+        renewed[kind] = wait_for(lambda kind=kind, name=name: (
+            obj := testbed.get(kind, name, ns))["status"].get(
+            "lastHandledReconcileAt") == "after-new-key" and obj, 60,
+            what=f"a pass of {kind} {name} under the new key")
+        assert condition(renewed[kind])["reason"] == "Available"
+    assert renewed["VpnUser"]["status"]["credentialsFingerprint"] != before
     assert (calls(emulator, "reset_password"), calls(emulator, "update_mq_user")) == resets
     assert emulator.check_password(cloud_name, "Stable-Password-7")
 
