@@ -141,6 +141,10 @@ async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.transport is not None:
             request.transport.abort()
         raise asyncio.CancelledError() from None
+    except ConnectionResetError:  # the caller went away before its answer (a timeout)
+        emu.stats.record(operation, "caller-gone", principal=_principal(request),
+                         target=_target(request))
+        raise asyncio.CancelledError() from None
     except Exception as exc:  # a bug in the emulator: answer like the service's own 500
         log.error("internal error in %s: %s", operation, type(exc).__name__, exc_info=exc)
         error = injected_error(500, service)

@@ -3,6 +3,7 @@ policy denials) and the call statistics."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -112,6 +113,23 @@ def test_latency(faulty, vpn) -> None:
     start = time.monotonic()
     faulty.state()  # the admin API is never slowed down
     assert time.monotonic() - start < 0.3
+
+
+def test_a_caller_gone_before_its_answer_is_no_server_error(faulty) -> None:
+    """A client that times out while the emulator adds latency (its body unread) is counted
+    as gone, not as a 500, which a test counting the cloud's refusals would take for one."""
+    faulty.set_faults(latency=1.0)
+    name = unique("gone")
+    url, headers, body = signed(faulty, "POST", vpn_base(faulty) + "/users",
+                                body=json.dumps({"user": {"name": name,
+                                                          "password": "Passw0rd-12"}}).encode(),
+                                headers={"Content-Type": "application/json"})
+    with pytest.raises(httpx.TimeoutException):
+        httpx.post(url, headers=headers, content=body, timeout=0.3)
+    calls = wait_for(lambda: faulty.stats()["calls"]["create_user"], timeout=5)
+    assert calls == {"caller-gone": 1}  # not a 500; and nothing made
+    faulty.clear_faults()
+    assert [u for u in faulty.vpn_state()["users"] if u["name"] == name] == []
 
 
 def test_busy_rate(faulty, vpn) -> None:
