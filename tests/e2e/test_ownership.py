@@ -119,7 +119,8 @@ def writes(emulator, *operations: str) -> int:
 
 def test_observing_another_teams_user_first_is_no_claim_on_it(stack, other_namespace) -> None:
     """team-b observes a name before team-a's user exists (so team-b's resource is the earlier
-    made), sees team-a's user, then switches to Manage with Adopt: still AlreadyOwned."""
+    made); once team-a's user is there, team-b's Observe shows nothing of it (AlreadyOwned),
+    and a switch to Manage with Adopt is still AlreadyOwned."""
     testbed, emulator, _, team_a = stack
     team_b = other_namespace
     shared = f"seen-{uuid.uuid4().hex[:12]}"
@@ -133,9 +134,12 @@ def test_observing_another_teams_user_first_is_no_claim_on_it(stack, other_names
     testbed.apply(user("owner", shared, passwordSecretRef={"name": "pw", "key": "password"}),
                   team_a)
     owned = wait_ready(testbed, "VpnUser", "owner", team_a)
-    seen = force_pass(testbed, "VpnUser", "observer", team_b, "seen")
-    assert condition(seen)["reason"] == "Available"
-    assert seen["status"]["observedId"] == owned["status"]["id"] and "id" not in seen["status"]
+    hidden = force_pass(testbed, "VpnUser", "observer", team_b, "seen")
+    assert condition(hidden)["reason"] == "AlreadyOwned"
+    assert "shows nothing" in condition(hidden)["message"]
+    assert team_a not in condition(hidden)["message"]
+    assert "observedId" not in hidden["status"] and "id" not in hidden["status"]
+    assert owned["status"]["id"] not in json.dumps(hidden)
 
     testbed.apply({**observer, "spec": {**observer["spec"], "managementPolicy": "Manage",
                                         "adoptionPolicy": "Adopt"}}, team_b)

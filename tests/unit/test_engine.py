@@ -552,6 +552,23 @@ async def test_one_owner_per_cloud_object_from_the_claims_index(engine, cloud) -
     assert (await engine.reconcile(adapter, first, claims=both)).ready
 
 
+async def test_observe_shows_nothing_of_an_object_another_resource_manages(engine,
+                                                                         cloud) -> None:
+    adapter = FakeAdapter(cloud)
+    cloud.visible["s"] = Item(id="s", name="shared", description="theirs")
+    owner = resource(meta_name="owner", uid="u1", name="shared", status={"id": "s"})
+    observer = resource(meta_name="observer", uid="u2", name="shared", created="2025-01-01T"
+                        "00:00:00Z", managementPolicy="Observe", status={"observedId": "s"})
+    claims = {CloudKey("VpnUserGroup", "server", "shared"): [claimant(owner.body)]}
+    refused = await engine.reconcile(adapter, observer, claims=claims)
+    assert refused.reason is Reason.ALREADY_OWNED and "shows nothing" in refused.message
+    assert "owner" not in refused.message and "theirs" not in refused.message
+    assert refused.status == {"observedId": None} and cloud.calls == [] \
+        and cloud.pages_listed == 0
+    seen = await engine.reconcile(adapter, observer, claims={})  # nobody manages it
+    assert seen.ready and seen.status["observedId"] == "s"
+
+
 async def test_a_create_holds_its_claim_before_the_index_shows_it(engine, cloud) -> None:
     adapter = FakeAdapter(cloud)
     await engine.reconcile(adapter, resource(meta_name="a", uid="u1", name="n"),

@@ -251,11 +251,16 @@ class Engine:
                            synced=False, synced_reason=Reason.PAUSED)
         ctx = await self._context(resource, spec, claims)
         observe_only = spec.management_policy == "Observe"
-        # Before prepare, which may make a generated credentials Secret for nothing.
-        if not observe_only and self._owned_by_another(adapter, resource, claims):
-            raise AlreadyOwned(f"another resource in this cluster manages the cloud object "
-                               f"{adapter.key_of(resource.body).name}; this one leaves it "
-                               "alone")
+        # Before prepare, which may make a generated credentials Secret for nothing. Observe
+        # too: it claims nothing, but must not show another resource's object (another
+        # team's settings) either.
+        if self._owned_by_another(adapter, resource, claims):
+            refused = self.problem_outcome(AlreadyOwned(
+                f"another resource in this cluster manages the cloud object "
+                f"{adapter.key_of(resource.body).name}; this one leaves it alone"
+                + (" and shows nothing of it" if observe_only else "")))
+            refused.status = {"observedId": None} if observe_only else {}
+            return refused
         desired = await adapter.prepare(ctx, spec)
         if observe_only:
             return await self._observe_only(adapter, ctx, desired)
