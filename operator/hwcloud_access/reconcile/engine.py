@@ -166,6 +166,14 @@ class Engine:
                                      status)
         resource.record(status)
 
+    async def _void_if_refused(self, ctx: Context, error: CloudError, *,
+                               recorded_now: bool) -> None:
+        """Voids the intent this pass recorded (`recorded_now`) when its call was refused
+        before it changed anything; an intent whose call may have applied, or that an
+        earlier send left, stays to be resolved."""
+        if recorded_now and not error.may_have_applied:
+            await self._record(ctx, None)
+
     async def _observe(self, adapter: Adapter, ctx: Context, desired: Any,
                        view: CollectionView[Any], max_age: float, *,
                        waiting: bool = False) -> Any:
@@ -354,8 +362,7 @@ class Engine:
                                   "this resource); waiting for it to show", attempt,
                                   {"pendingChange": resource.status.get("pendingChange")})
         except CloudError as refused:
-            if first_send and not refused.may_have_applied:
-                await self._record(ctx, None)
+            await self._void_if_refused(ctx, refused, recorded_now=first_send)
             raise
         finally:
             self.admission.leave(scope, ctx.key)
@@ -489,9 +496,8 @@ class Engine:
                         delay=InvalidInput.delay, status={**status, "pendingChange": None},
                         message=f"the cloud refused the credentials in the Secret: {refused}")
                 # Right after our own reset whose answer was lost: that reset took effect.
-            except CloudError as error:
-                if not resent and not error.may_have_applied:
-                    await self._record(ctx, None)
+            except CloudError as refused:
+                await self._void_if_refused(ctx, refused, recorded_now=not resent)
                 raise
             events.append(Event("Normal", "CredentialsRotated",
                                 "set this resource's credentials on the adopted object"
