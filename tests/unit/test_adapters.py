@@ -314,12 +314,15 @@ async def test_a_user_cannot_join_another_namespaces_managed_group_by_its_id(
     managed = {"apiVersion": API_VERSION, "kind": "VpnUserGroup",
                "metadata": {"name": "theirs", "namespace": "team-a"},
                **group_resource(cloud_id="g-theirs")}
-    world.references = {key: [value] for key, value in GROUPS.references(managed).items()}
+    def index(group: dict[str, Any]) -> dict[Any, list[Any]]:  # as kopf's index holds it
+        return {key: [value] for key, value in GROUPS.references(group).items()}
+
+    world.references = index(managed)
     with pytest.raises(InvalidSpec) as refused:
         await world.prepared(USERS, VPN_USER, {"vpnServerId": SERVER, "groupId": "g-theirs"})
     assert "another namespace" in str(refused.value) and "team-a" not in str(refused.value)
     managed["metadata"]["namespace"] = "ns"  # its own namespace's group: taken as given
-    world.references = {key: [value] for key, value in GROUPS.references(managed).items()}
+    world.references = index(managed)
     _, desired = await world.prepared(USERS, VPN_USER,
                                       {"vpnServerId": SERVER, "groupId": "g-theirs"})
     assert desired.group_id == "g-theirs" and world.vpn.calls == []
