@@ -675,12 +675,21 @@ async def test_a_group_with_users_is_not_deleted_and_says_who_they_are(
         ("VpnUser", "elsewhere", "dave"): member("g-1"),  # not counted
     })
     ctx, desired = await world.prepared(GROUPS, VPN_USER_GROUP, GROUP_SPEC)
-    with pytest.raises(DependencyNotReady) as waiting:
-        await GROUPS.delete(ctx, desired, cloud_group(user_number=user_number))
+    world.vpn.answers["get_group"] = cloud_group(user_number=user_number)
+    with pytest.raises(DependencyNotReady) as waiting:  # the listing said 1: counted again
+        await GROUPS.delete(ctx, desired, cloud_group(user_number=1))
     assert waiting.value.message == (
         f"the group still has {user_number} user(s) ({detail}); it is deleted once they "
         "are gone")
-    assert world.vpn.calls == []
+    assert world.vpn.calls == [("get_group", {"server_id": SERVER, "group_id": "g-1"})]
+
+
+async def test_a_group_whose_last_users_just_left_is_deleted_at_once(world: World) -> None:
+    ctx, desired = await world.prepared(GROUPS, VPN_USER_GROUP, GROUP_SPEC)
+    world.vpn.answers["get_group"] = cloud_group(user_number=0)
+    await GROUPS.delete(ctx, desired, cloud_group(user_number=3))  # a listing seconds old
+    assert world.vpn.calls == [("get_group", {"server_id": SERVER, "group_id": "g-1"}),
+                               ("delete_group", {"server_id": SERVER, "group_id": "g-1"})]
 
 
 async def test_user_calls(world: World) -> None:

@@ -95,6 +95,10 @@ class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup, None]):
 
     async def delete(self, ctx: Context, desired: DesiredGroup, observed: VpnGroup) -> None:
         if observed.user_number:
+            # The listing may be seconds old: the wait counts the users the group has now,
+            # and a group whose last users just left is deleted at once.
+            observed = await self.read_one(ctx, desired, observed.id)
+        if observed.user_number:
             raise DependencyNotReady(await _members_message(ctx, observed), delay=10.0)
         await ctx.session.vpn.delete_group(desired.server_id, observed.id)
 
