@@ -10,7 +10,7 @@ import time
 
 import pytest
 import yaml
-from tests.e2e.test_operator import account, mq_user, secret, user
+from tests.e2e.test_operator import account, cloud_mq, cloud_users, mq_user, secret, user
 from tests.support.emulator import EmulatorProcess
 from tests.support.operator import condition, wait_for, wait_ready, wait_reason
 from tests.support.testbed import Testbed
@@ -50,13 +50,34 @@ def aksk_checks(emulator: EmulatorProcess, status: str) -> int:
     return calls(emulator, "list_auth_projects", status)
 
 
-def test_account_follows_its_secret_and_so_do_its_resources(stack) -> None:
+def account_on_creds(stack, tag: str) -> str:
+    """An account `<tag>-<ns>` on the emulator's AK/SK in the Secret `creds` of the test's
+    namespace."""
     testbed, emulator, ns, made = stack
     info = emulator.config
-    name = f"follow-{ns}"
+    name = f"{tag}-{ns}"
     made.append(name)
     testbed.apply(secret("creds", accessKey=info.access_key, secretKey=info.secret_key), ns)
     testbed.apply(account(name, emulator, ns, "creds"))
+    return name
+
+
+def account_in_use(stack, tag: str) -> str:
+    """`account_on_creds`, with an MqUser `first` (AK `<tag>1_<ns>`) and a VpnUser `second`
+    (`<tag>2-<ns>`) on it, both Ready."""
+    testbed, _, ns, _ = stack
+    name = account_on_creds(stack, tag)
+    testbed.apply(mq_user("first", ak(ns, f"{tag}1"), accountRef={"name": name}), ns)
+    testbed.apply(user("second", f"{tag}2-{ns}", accountRef={"name": name}), ns)
+    wait_ready(testbed, "MqUser", "first", ns)
+    wait_ready(testbed, "VpnUser", "second", ns)
+    return name
+
+
+def test_account_follows_its_secret_and_so_do_its_resources(stack) -> None:
+    testbed, emulator, ns, _ = stack
+    info = emulator.config
+    name = account_on_creds(stack, "follow")
     testbed.apply(mq_user("svc", ak(ns, "follow"), accountRef={"name": name}), ns)
     wait_ready(testbed, HWA, name, None)
     wait_ready(testbed, "MqUser", "svc", ns)
@@ -79,15 +100,7 @@ def test_account_follows_its_secret_and_so_do_its_resources(stack) -> None:
 
 def test_account_deletion_waits_for_the_resources_naming_it(stack) -> None:
     testbed, emulator, ns, made = stack
-    info = emulator.config
-    name = f"used-{ns}"
-    made.append(name)
-    testbed.apply(secret("creds", accessKey=info.access_key, secretKey=info.secret_key), ns)
-    testbed.apply(account(name, emulator, ns, "creds"))
-    testbed.apply(mq_user("first", ak(ns, "used1"), accountRef={"name": name}), ns)
-    testbed.apply(user("second", f"used2-{ns}", accountRef={"name": name}), ns)
-    wait_ready(testbed, "MqUser", "first", ns)
-    wait_ready(testbed, "VpnUser", "second", ns)
+    name = account_in_use(stack, "used")
     assert "access.hwcloud.dev/finalizer" in testbed.get(HWA, name)["metadata"]["finalizers"]
 
     testbed.kubectl("delete", "huaweicloudaccount", name, "--wait=false")
@@ -106,6 +119,19 @@ def test_account_deletion_waits_for_the_resources_naming_it(stack) -> None:
     # ... but once it is deleted too, so is the account.
     testbed.kubectl("delete", "vpnuser", "second", "-n", ns, "--timeout=60s")
     wait_for(lambda: testbed.get(HWA, name) is None, 30, what="account deleted")
+
+
+def test_a_namespace_deleted_with_its_account_secret_deletes_its_cloud_users(stack) -> None:
+    """The namespace controller deletes the Secret at once and the resources wait for the
+    cloud: they are deleted with the credentials read last, and the namespace goes."""
+    testbed, emulator, ns, _ = stack
+    name = account_in_use(stack, "inside")
+    testbed.kubectl("delete", "namespace", ns, "--wait=false")
+    wait_for(lambda: testbed.get("namespace", ns) is None, 90, what="namespace deleted")
+    assert cloud_users(emulator, f"inside2-{ns}") == []
+    assert cloud_mq(emulator, ak(ns, "inside1")) == []
+    gone = wait_reason(testbed, HWA, name, None, "DependencyNotReady")  # its Secret went too
+    assert f"credentials Secret {ns}/creds not found" in condition(gone)["message"]
 
 
 def test_a_wrong_iam_password_costs_one_login_for_fifty_resources(stack) -> None:

@@ -193,6 +193,41 @@ async def test_the_same_secret_back_keeps_the_session() -> None:
     assert await accounts.session("acct", "ns") is first
 
 
+async def test_a_deletion_after_the_secret_went_uses_the_credentials_read_last() -> None:
+    """The Secret deleted with its namespace, before the resources there that made cloud
+    objects with it: their deletions go on with the session of the credentials read last;
+    nothing else does, nor a namespace the account does not admit, nor anything after the
+    account itself is gone."""
+    kube = FakeKube("AKSK", AKSK)
+    kube.account["spec"]["allowedNamespaces"] = {
+        "from": "Selector", "selector": {"matchLabels": {"team": "a"}}}
+    accounts = accounts_for(kube, Cloud())
+    accounts.namespaces.seen("ns", {"team": "a"})
+    accounts.namespaces.seen("other", {"team": "b"})
+    await accounts.check("acct")
+    first = await accounts.session("acct", "ns")
+    kube.set_secret(None)
+    with pytest.raises(DependencyNotReady):
+        await accounts.check("acct")
+    assert await accounts.session("acct", "ns", deleting=True) is first
+    with pytest.raises(DependencyNotReady, match="Secret ns/creds not found"):
+        await accounts.session("acct", "ns")  # a create or an update waits for the Secret
+    with pytest.raises(AccountNotAllowed):
+        await accounts.session("acct", "other", deleting=True)
+    kube.account = None
+    accounts.forget("acct")
+    with pytest.raises(DependencyNotReady, match="HuaweiCloudAccount acct not found"):
+        await accounts.session("acct", "ns", deleting=True)
+
+
+async def test_a_deletion_waits_for_a_secret_this_process_never_read() -> None:
+    """After a restart there is nothing read last: the deletion waits for the Secret."""
+    kube = FakeKube("AKSK", None)
+    accounts = accounts_for(kube, Cloud())
+    with pytest.raises(DependencyNotReady, match="Secret ns/creds not found"):
+        await accounts.session("acct", "ns", deleting=True)
+
+
 async def test_a_load_under_way_when_the_account_is_forgotten_is_not_kept() -> None:
     kube = FakeKube("AKSK", AKSK)
     accounts = accounts_for(kube, Cloud())

@@ -177,7 +177,8 @@ class FakeKube:
 
 
 class FakeAccounts:
-    async def session(self, name: str | None, namespace: str) -> object:
+    async def session(self, name: str | None, namespace: str, *,
+                      deleting: bool = False) -> object:
         return "session"
 
 

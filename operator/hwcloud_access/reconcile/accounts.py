@@ -161,13 +161,25 @@ class Accounts:
         self._rechecks: dict[str, asyncio.TimerHandle] = {}
         self._wakes = BackgroundWakes(lambda key, why: self.kube.wake(key, why))
 
-    async def session(self, account_name: str | None, namespace: str) -> CloudSession:
+    async def session(self, account_name: str | None, namespace: str, *,
+                      deleting: bool = False) -> CloudSession:
         """The account's session for a resource in `namespace`: AccountNotAllowed first when
         the account does not admit it. A named account's credentials are proven first (one
         IAM login or AK/SK check shared by all its passes, and remembered, a refusal too):
         while the cloud refuses them, passes end AuthFailed and wait for the account to wake
-        them, instead of each trying."""
-        usable = await self._entry(account_name, namespace)
+        them, instead of each trying.
+
+        `deleting`: a deletion whose account (read, and admitting `namespace`) has lost its
+        credentials Secret, typically deleted with the namespace the resource is in, gets
+        the session of the credentials this process read last: the cloud object is deleted
+        with the credentials that made it instead of waiting for the Secret to come back."""
+        try:
+            usable = await self._entry(account_name, namespace)
+        except (DependencyNotReady, InvalidInput):
+            last = self._last_session(account_name) if deleting else None
+            if last is None:
+                raise
+            return last
         if account_name:
             await self._verify(account_name, usable)
         return usable.session
@@ -216,6 +228,15 @@ class Accounts:
                 self.clock() - entry.checked_at >= self.ttl:
             return None
         return entry
+
+    def _last_session(self, account_name: str | None) -> CloudSession | None:
+        """The session of the credentials last read for a named account whose spec (and its
+        allowedNamespaces, checked by `_entry`) was read this time: none after a restart,
+        nor when the account itself is gone."""
+        entry = self._entries.get(account_name or DEFAULT)
+        if not account_name or entry is None or entry.allowed is None:
+            return None
+        return entry.session
 
     def restricted(self, account_name: str | None) -> bool:
         """Whether the account (as last read) admits only some namespaces."""

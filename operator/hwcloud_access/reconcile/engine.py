@@ -120,9 +120,11 @@ class Engine:
         """This resource claims its cloud object now (a create sent, an object adopted)."""
         self.ownership.hold(adapter.key_of(ctx.resource.body), ctx.resource.body)
 
-    async def _context(self, resource: Resource, spec: Any, claims: Claims) -> Context:
+    async def _context(self, resource: Resource, spec: Any, claims: Claims, *,
+                       deleting: bool = False) -> Context:
         account = spec.account_ref.name if spec.account_ref else None
-        session = await self.accounts.session(account, resource.namespace or "")
+        session = await self.accounts.session(account, resource.namespace or "",
+                                              deleting=deleting)
         return Context(resource, session, self.kube, self.views, self.fingerprint,
                        self.dependencies, self.secret_refs, spec, claims)
 
@@ -573,7 +575,7 @@ class Engine:
             return Outcome(ready=False, reason=Reason.DELETING, released=True,
                            message="released: this resource made nothing in the cloud")
         spec = resource.spec()
-        ctx = await self._context(resource, spec, claims)
+        ctx = await self._context(resource, spec, claims, deleting=True)
         desired = await adapter.before_delete(ctx, spec)
         observed = await self._observe(adapter, ctx, desired, adapter.view(ctx, desired),
                                        self.settings.poll_max_age)
