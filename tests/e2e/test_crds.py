@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,17 @@ def test_immutable_field_cannot_change(crds: Testbed, namespace: str, manifest: 
 CREATE_SENT = {"action": "create", "since": "2026-01-01T00:00:00Z", "clientToken": "t"}
 
 
+def change_with_status(crds: Testbed, namespace: str, before: dict, status: dict,
+                       after: dict) -> subprocess.CompletedProcess:
+    """Applies `before`, gives it `status`, then applies `after`: the API server's answer."""
+    crds.apply(before, namespace=namespace)
+    if status:
+        crds.kubectl("patch", "mquser", before["metadata"]["name"], "-n", namespace,
+                     "--subresource=status", "--type=merge", "-p",
+                     json.dumps({"status": status}))
+    return crds.apply(after, namespace=namespace, check=False)
+
+
 @pytest.mark.parametrize("status,fixed", [
     ({}, False),
     ({"pendingChange": {**CREATE_SENT, "action": "update"}}, False),
@@ -127,14 +139,25 @@ CREATE_SENT = {"action": "create", "since": "2026-01-01T00:00:00Z", "clientToken
 ], ids=["nothing made", "update pending", "create pending", "cloud id"])
 def test_account_ref_is_fixed_once_a_cloud_object_is_made_or_being_made(
         crds: Testbed, namespace: str, status: dict, fixed: bool) -> None:
-    crds.apply(mq_user("acct", accountRef={"name": "first"}), namespace=namespace)
-    if status:
-        crds.kubectl("patch", "mquser", "acct", "-n", namespace, "--subresource=status",
-                     "--type=merge", "-p", json.dumps({"status": status}))
-    result = crds.apply(mq_user("acct", accountRef={"name": "second"}), namespace=namespace,
-                        check=False)
+    result = change_with_status(crds, namespace, mq_user("acct", accountRef={"name": "first"}),
+                                status, mq_user("acct", accountRef={"name": "second"}))
     assert (result.returncode != 0) == fixed, result.stderr
     assert ("accountRef is immutable" in result.stderr) == fixed, result.stderr
+
+
+@pytest.mark.parametrize("status,refused", [
+    ({}, False),
+    ({"pendingChange": {**CREATE_SENT, "action": "update"}}, False),
+    ({"pendingChange": CREATE_SENT}, True),
+    ({"id": "abc"}, False),  # made and known: Observe lets it be, as the user says
+], ids=["nothing made", "update pending", "create pending", "cloud id"])
+def test_observe_waits_for_a_pending_create(crds: Testbed, namespace: str, status: dict,
+                                            refused: bool) -> None:
+    result = change_with_status(crds, namespace, mq_user("obs"), status,
+                                mq_user("obs", managementPolicy="Observe"))
+    assert (result.returncode != 0) == refused, result.stderr
+    assert ("cannot become Observe while a create is pending" in result.stderr) == refused, \
+        result.stderr
 
 
 def test_group_name_cannot_be_set_later(crds: Testbed, namespace: str) -> None:

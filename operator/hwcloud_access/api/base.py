@@ -53,6 +53,22 @@ ACCOUNT_REF_FIXED_ONCE_CREATED = {
 }
 
 
+# Observe claims nothing and deletes nothing: switched to while a create's answer is not
+# known, it would let go of what that create may have made.
+OBSERVE_NOT_WHILE_CREATING = {
+    "rule": "!has(oldSelf.status) || !has(oldSelf.status.pendingChange) || "
+            "oldSelf.status.pendingChange.action != 'create' || "
+            "!has(self.spec.managementPolicy) || self.spec.managementPolicy != 'Observe' || "
+            "(has(oldSelf.spec.managementPolicy) && "
+            "oldSelf.spec.managementPolicy == 'Observe')",
+    "message": "spec.managementPolicy cannot become Observe while a create is pending "
+               "(status.pendingChange): what it may have made would be left behind, "
+               "untracked; switch once the resource shows its cloud id",
+    "fieldPath": ".spec.managementPolicy",
+    "reason": "FieldValueForbidden",
+}
+
+
 class LabelSelectorRequirement(ApiModel):
     key: str = Field(min_length=1, max_length=317, description="The label key.")
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(

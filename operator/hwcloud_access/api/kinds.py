@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .account import HuaweiCloudAccountSpec, HuaweiCloudAccountStatus
-from .base import ACCOUNT_REF_FIXED_ONCE_CREATED, ApiModel
+from .base import ACCOUNT_REF_FIXED_ONCE_CREATED, OBSERVE_NOT_WHILE_CREATING, ApiModel
 from .mq import MqUserSpec, MqUserStatus
 from .vpn import VpnUserGroupSpec, VpnUserGroupStatus, VpnUserSpec, VpnUserStatus
 
@@ -27,6 +27,9 @@ class KindDef:
         return self.kind.lower()
 
 
+# What keeps a resource's cloud object tracked (CEL on the whole object: spec and status).
+CLOUD_OBJECT_RULES = (ACCOUNT_REF_FIXED_ONCE_CREATED, OBSERVE_NOT_WHILE_CREATING)
+
 VPN_USER_GROUP = KindDef(
     kind="VpnUserGroup",
     plural="vpnusergroups",
@@ -35,7 +38,7 @@ VPN_USER_GROUP = KindDef(
     status_model=VpnUserGroupStatus,
     description="A user group on a Huawei Cloud P2C VPN server.",
     extra_columns=({"name": "Users", "type": "integer", "jsonPath": ".status.userNumber"},),
-    object_rules=(ACCOUNT_REF_FIXED_ONCE_CREATED,),
+    object_rules=CLOUD_OBJECT_RULES,
 )
 VPN_USER = KindDef(
     kind="VpnUser",
@@ -45,7 +48,7 @@ VPN_USER = KindDef(
     status_model=VpnUserStatus,
     description="A local-password user on a Huawei Cloud P2C VPN server.",
     extra_columns=({"name": "Group", "type": "string", "jsonPath": ".status.userGroupName"},),
-    object_rules=(ACCOUNT_REF_FIXED_ONCE_CREATED,),
+    object_rules=CLOUD_OBJECT_RULES,
 )
 MQ_USER = KindDef(
     kind="MqUser",
@@ -54,7 +57,7 @@ MQ_USER = KindDef(
     spec_model=MqUserSpec,
     status_model=MqUserStatus,
     description="An ACL user of a Huawei Cloud DMS for RocketMQ instance.",
-    object_rules=(ACCOUNT_REF_FIXED_ONCE_CREATED,),
+    object_rules=CLOUD_OBJECT_RULES,
 )
 HUAWEI_CLOUD_ACCOUNT = KindDef(
     kind="HuaweiCloudAccount",
