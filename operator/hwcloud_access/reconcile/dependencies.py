@@ -11,6 +11,7 @@ the drift sweep.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from typing import Any
 
@@ -48,16 +49,13 @@ class Dependencies:
         return self._groups.setdefault(key, {
             "spec": body.get("spec") or {}, "status": body.get("status") or {}})
 
-    async def group_ready(self, namespace: str, group: str) -> bool:
+    async def wait_for_ready(self, namespace: str, group: str) -> None:
         """Waits inside the pass, at most `patience` seconds, for the group's next pass to
-        find it Ready."""
+        find it Ready (the caller reads the group again either way)."""
         key = ObjectKey(VPN_USER_GROUP.kind, namespace, group)
         ready = self._ready.setdefault(key, asyncio.Event())
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ready.wait(), self.patience)
-            return True
-        except TimeoutError:
-            return False
 
     def wait_for_group(self, namespace: str, group: str, user: ObjectKey) -> None:
         self._waiters[ObjectKey(VPN_USER_GROUP.kind, namespace, group)].add(user)

@@ -77,7 +77,7 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser, Credentials]):
         # A group being made is waited for in the pass; a missing one is reported at once.
         # Read again whatever the wait says: it may have become Ready as the wait ran out.
         if group is not None and not _usable(group):
-            await ctx.dependencies.group_ready(namespace, group_name)
+            await ctx.dependencies.wait_for_ready(namespace, group_name)
             group = await ctx.dependencies.group(namespace, group_name)
         if group is None or not _usable(group):
             ctx.dependencies.wait_for_group(namespace, group_name, ctx.key)
