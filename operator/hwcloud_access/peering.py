@@ -96,6 +96,10 @@ def live_priorities(status: Mapping[str, Any], now: datetime) -> dict[str, int]:
     return live
 
 
+class PeeringObjectMissing(LookupError):
+    """A peering object deleted after the start."""
+
+
 class PeeringObject:
     """One ClusterKopfPeering (namespace None) or KopfPeering, through the kubernetes client
     (kopf's own API calls are not available before its start-up handlers have finished)."""
@@ -136,8 +140,9 @@ class PeeringObject:
     async def live(self) -> dict[str, int]:
         """The live entries, read as kopf reads them: by a list (kopf's RBAC has no get)."""
         listing = await self._call("list", field_selector=f"metadata.name={self.name}")
-        statuses = [item.get("status") or {} for item in listing["items"]]
-        return live_priorities(statuses[0] if statuses else {}, datetime.now(UTC))
+        if not listing["items"]:
+            raise PeeringObjectMissing(f"{self} not found")
+        return live_priorities(listing["items"][0].get("status") or {}, datetime.now(UTC))
 
 
 def _custom_objects_api() -> client.CustomObjectsApi:
@@ -163,6 +168,7 @@ class Replica:
         self._objects: list[PeeringObject] = []
         self._leaving: asyncio.Task[None] | None = None
         self._marked = False
+        self._acted = False  # what `acting` found last
 
     def kopf_options(self) -> dict[str, Any]:
         return {"standalone": False, "peering_name": self.name, "identity": self.identity,
@@ -197,17 +203,23 @@ class Replica:
         """Whether kopf lets this replica act now, by kopf's own rule (its
         process_peering_event) on a fresh read: no other live entry has this replica's
         priority or a higher one. False before the registration, and when the peering
-        objects cannot be read."""
+        objects cannot be read. A peering object deleted after the start leaves kopf with
+        its last decision (its keep-alives find nothing, no event changes it): this too."""
         if not self._objects:
             return False
         try:
             others = await self._others()
+        except PeeringObjectMissing as missing:
+            log.warning("%s: this replica keeps its last decision (%s), as kopf does", missing,
+                        "acting" if self._acted else "paused")
+            return self._acted
         except Exception as error:
             why = f"HTTP {error.status}" if isinstance(error, ApiException) else error
             log.warning("Cannot tell whether this replica acts (%s): the drift sweep and the "
                         "Secret poll wait for their next round", why)
             return False
-        return all(priority < self.priority for _, priority in others)
+        self._acted = all(priority < self.priority for _, priority in others)
+        return self._acted
 
     async def register(self, settings: kopf.OperatorSettings, logger: Any, **_: Any) -> None:
         """Before kopf's peering starts: kopf's settings, then this replica's entry, written

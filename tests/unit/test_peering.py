@@ -197,6 +197,20 @@ async def test_a_replica_acts_by_kopfs_rule_on_every_peering_object(api, monkeyp
     assert "Cannot tell whether this replica acts (HTTP 503)" in caplog.text
 
 
+async def test_a_peering_object_deleted_after_the_start_keeps_the_last_decision(
+        api, caplog) -> None:
+    """As kopf does: its keep-alives find nothing, and no event changes what it decided."""
+    active = Replica("peers", ["team-a", "team-b"], 7, "pod-a")
+    standby = Replica("peers", ["team-a", "team-b"], 5, "pod-b")
+    for replica in (active, standby):
+        await replica.register(settings=kopf.OperatorSettings(), logger=LOG)
+    assert await active.acting() and not await standby.acting()
+    del api.status[("team-a", "peers")]
+    assert await active.acting() and not await standby.acting()
+    assert "KopfPeering team-a/peers not found: this replica keeps its last decision " \
+        "(acting), as kopf does" in caplog.text
+
+
 async def test_a_tie_registers_again(api, monkeypatch, caplog) -> None:
     moments = iter([NOW.timestamp(), NOW.timestamp() + 1])
     monkeypatch.setattr(peering, "time", SimpleNamespace(time=lambda: next(moments)))
