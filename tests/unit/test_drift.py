@@ -139,14 +139,14 @@ async def test_a_replica_that_does_not_act_neither_lists_nor_wakes(cloud) -> Non
     clock.now = 30.0
     await sweeper.sweep_due()
     assert asked == []  # nothing due: nothing asked
-    for clock.now in (61.0, 62.0, 100.0):
+    for clock.now in (61.0, 62.0, 75.0):
         await sweeper.sweep_due()
     assert listings == [] and woken == []
-    assert asked == [61.0]  # asked again a period later, not at every tick
-    for clock.now in (121.0, 181.0):
+    assert asked == [61.0]  # asked again PAUSED_RECHECK later, not at every tick
+    for clock.now in (76.0, 151.0):
         await sweeper.sweep_due()
-    assert asked == [61.0, 121.0, 181.0]
-    assert listings == [181.0]
+    assert asked == [61.0, 76.0, 151.0]
+    assert listings == [151.0]  # acting again: what was due is swept at once
     assert woken == [(key("a"), "drift sweep: gone from the cloud's listing")]
 
 

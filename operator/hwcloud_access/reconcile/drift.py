@@ -31,6 +31,9 @@ MIN_INTERVAL = 30.0  # seconds: the shortest resync-interval annotation taken
 # A listing is swept at most once per this many seconds per page of it, whatever its
 # members ask: one object must not make a listing shared by thousands sweep nonstop.
 SECONDS_PER_PAGE = 5.0
+# A replica that does not act asks again this often (a peering read): once it acts, its
+# first sweeps come this soon, not a whole period after it last asked.
+PAUSED_RECHECK = 15.0
 
 
 def resync_interval(annotation: str | None) -> float | None:
@@ -88,6 +91,7 @@ class DriftSweeper:
         self.tick = tick
         self.clock = clock
         self.acting = acting
+        self._paused_until = float("-inf")  # not asking whether it acts before this
         self._listings: dict[ViewKey, _Listing] = {}
         self._where: dict[ObjectKey, ViewKey] = {}
 
@@ -139,14 +143,15 @@ class DriftSweeper:
 
     async def sweep_due(self) -> None:
         """Sweeps the listings whose period is over; while another replica acts, none (a
-        replica paused by kopf's peering must not list the cloud nor wake objects), and
-        asks again a period later."""
+        replica paused by kopf's peering must not list the cloud nor wake objects): it asks
+        again PAUSED_RECHECK seconds later, and sweeps what is due at once when it acts."""
         now = self.clock()
         due = [listing for listing in self._listings.values()
                if now - listing.last_sweep >= listing.interval(self.interval)]
-        if due and not await self.acting():
-            for listing in due:
-                listing.last_sweep = now
+        if not due or now < self._paused_until:
+            return
+        if not await self.acting():
+            self._paused_until = now + PAUSED_RECHECK
             return
         for listing in due:
             try:
