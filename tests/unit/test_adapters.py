@@ -814,3 +814,5 @@ async def test_read_one_gets_the_object_and_read_back_reports_it(world: World,
     assert await case.adapter.read_one(ctx, desired, cloud_id) is case.observed
     assert client.calls == [case.get_call]
     assert case.adapter.read_back(case.observed) == case.read_back
+    # Of no object: the same fields, emptied (what a resource shows when it may show nothing)
+    assert case.adapter.read_back(None) == dict.fromkeys(case.read_back)

@@ -148,8 +148,8 @@ class FakeAdapter(Adapter[Desired, Item, Credentials | None]):
         self.cloud.call("delete", observed.id)
         self.cloud.pending[observed.id] = None
 
-    def read_back(self, observed: Item) -> dict[str, Any]:
-        return {"type": "Custom"}
+    def read_back(self, observed: Item | None) -> dict[str, Any]:
+        return {"type": "Custom" if observed else None}
 
     async def apply_credentials(self, ctx: Context, desired: Desired,
                                 credentials: Credentials | None, observed: Item) -> None:
@@ -487,6 +487,12 @@ async def test_observe_policy_never_writes(engine, cloud) -> None:
     seen = await engine.reconcile(adapter, resource(uid="u2", managementPolicy="Observe"),
                                   claims=NO_CLAIMS)
     assert seen.ready and "differs in description" in seen.message and cloud.calls == []
+    assert seen.status["observedId"] == "z" and seen.status["type"] == "Custom"
+    del cloud.visible["z"]  # gone: nothing seen before is shown any longer
+    gone = await engine.reconcile(adapter, evolve(resource(uid="u2", managementPolicy=
+                                                           "Observe"), seen), claims=NO_CLAIMS)
+    assert gone.reason is Reason.NOT_FOUND
+    assert (gone.status["observedId"], gone.status["type"]) == (None, None)
 
 
 async def test_delete_waits_until_gone_and_orphan_keeps_it(engine, cloud) -> None:
@@ -559,12 +565,13 @@ async def test_observe_shows_nothing_of_an_object_another_resource_manages(engin
     cloud.visible["s"] = Item(id="s", name="shared", description="theirs")
     owner = resource(meta_name="owner", uid="u1", name="shared", status={"id": "s"})
     observer = resource(meta_name="observer", uid="u2", name="shared", created="2025-01-01T"
-                        "00:00:00Z", managementPolicy="Observe", status={"observedId": "s"})
+                        "00:00:00Z", managementPolicy="Observe",
+                        status={"observedId": "s", "type": "Custom"})  # seen before
     claims = {CloudKey("VpnUserGroup", "server", "shared"): [claimant(owner.body)]}
     refused = await engine.reconcile(adapter, observer, claims=claims)
     assert refused.reason is Reason.ALREADY_OWNED and "shows nothing" in refused.message
     assert "owner" not in refused.message and "theirs" not in refused.message
-    assert refused.status == {"observedId": None} and cloud.calls == [] \
+    assert refused.status == {"observedId": None, "type": None} and cloud.calls == [] \
         and cloud.pages_listed == 0
     seen = await engine.reconcile(adapter, observer, claims={})  # nobody manages it
     assert seen.ready and seen.status["observedId"] == "s"

@@ -269,7 +269,8 @@ class Engine:
                 f"another resource in this cluster manages the cloud object "
                 f"{adapter.key_of(resource.body).name}; this one leaves it alone"
                 + (" and shows nothing of it" if observe_only else "")))
-            refused.status = {"observedId": None} if observe_only else {}
+            refused.status = {"observedId": None, **adapter.read_back(None)} \
+                if observe_only else {}
             return refused
         desired = await adapter.prepare(ctx, spec)
         if observe_only:
@@ -524,7 +525,8 @@ class Engine:
             return Outcome(ready=False, reason=Reason.NOT_FOUND,
                            message=f"managementPolicy Observe: no cloud object named "
                            f"{adapter.cloud_name(desired)}", next=Next.REQUEUE, delay=60.0,
-                           status={**self.NO_CLAIM, "observedId": None})
+                           status={**self.NO_CLAIM, "observedId": None,
+                                   **adapter.read_back(None)})
         differences = adapter.differences(desired, observed)
         message = ("managementPolicy Observe: the cloud object differs in "
                    f"{', '.join(differences)}" if differences

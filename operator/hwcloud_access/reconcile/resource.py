@@ -209,8 +209,9 @@ class Adapter(ABC, Generic[D, Obs, C]):
     async def delete(self, ctx: Context, desired: D, observed: Obs) -> None: ...
 
     @abstractmethod
-    def read_back(self, observed: Obs) -> dict[str, Any]:
-        """Status fields read back from the cloud (camelCase)."""
+    def read_back(self, observed: Obs | None) -> dict[str, Any]:
+        """Status fields read back from the cloud (camelCase); for None, the same fields
+        emptied (a resource that may show nothing of the object)."""
 
     async def apply_credentials(self, ctx: Context, desired: D, credentials: C,
                                 observed: Obs) -> None:

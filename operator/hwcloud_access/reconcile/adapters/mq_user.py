@@ -107,7 +107,7 @@ class MqUserAdapter(Adapter[DesiredMqUser, MqUser, Credentials]):
     async def delete(self, ctx: Context, desired: DesiredMqUser, observed: MqUser) -> None:
         await ctx.session.rocketmq.delete_user(desired.instance_id, observed.access_key)
 
-    def read_back(self, observed: MqUser) -> dict[str, Any]:
+    def read_back(self, observed: MqUser | None) -> dict[str, Any]:
         return {}
 
     async def apply_credentials(self, ctx: Context, desired: DesiredMqUser,

@@ -102,5 +102,7 @@ class VpnUserGroupAdapter(Adapter[DesiredGroup, VpnGroup, None]):
             raise DependencyNotReady(await _members_message(ctx, observed), delay=10.0)
         await ctx.session.vpn.delete_group(desired.server_id, observed.id)
 
-    def read_back(self, observed: VpnGroup) -> dict[str, Any]:
+    def read_back(self, observed: VpnGroup | None) -> dict[str, Any]:
+        if observed is None:
+            return {"type": None, "userNumber": None}
         return {"type": observed.type, "userNumber": observed.user_number}

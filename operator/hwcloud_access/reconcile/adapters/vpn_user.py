@@ -164,7 +164,9 @@ class VpnUserAdapter(Adapter[DesiredUser, VpnUser, Credentials]):
     async def delete(self, ctx: Context, desired: UserTarget, observed: VpnUser) -> None:
         await ctx.session.vpn.delete_user(desired.server_id, observed.id)
 
-    def read_back(self, observed: VpnUser) -> dict[str, Any]:
+    def read_back(self, observed: VpnUser | None) -> dict[str, Any]:
+        if observed is None:
+            return {"groupId": None, "userGroupName": None}
         return {"groupId": observed.user_group_id, "userGroupName": observed.user_group_name}
 
     async def apply_credentials(self, ctx: Context, desired: DesiredUser,
