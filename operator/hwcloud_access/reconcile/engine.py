@@ -269,8 +269,7 @@ class Engine:
                 f"another resource in this cluster manages the cloud object "
                 f"{adapter.key_of(resource.body).name}; this one leaves it alone"
                 + (" and shows nothing of it" if observe_only else "")))
-            refused.status = {"observedId": None, **adapter.read_back(None)} \
-                if observe_only else {}
+            refused.status = self._shown(adapter, None) if observe_only else {}
             return refused
         desired = await adapter.prepare(ctx, spec)
         if observe_only:
@@ -520,19 +519,24 @@ class Engine:
     # it first).
     NO_CLAIM = {"id": None, "pendingChange": None}
 
+    @staticmethod
+    def _shown(adapter: Adapter, observed: Any) -> dict[str, Any]:
+        """What an Observe resource shows of the object it sees; of None, nothing (the
+        same fields, emptied)."""
+        return {"observedId": None if observed is None else adapter.cloud_id(observed),
+                **adapter.read_back(observed)}
+
     def _observed_only(self, adapter: Adapter, desired: Any, observed: Any) -> Outcome:
+        status = {**self.NO_CLAIM, **self._shown(adapter, observed)}
         if observed is None:
             return Outcome(ready=False, reason=Reason.NOT_FOUND,
                            message=f"managementPolicy Observe: no cloud object named "
                            f"{adapter.cloud_name(desired)}", next=Next.REQUEUE, delay=60.0,
-                           status={**self.NO_CLAIM, "observedId": None,
-                                   **adapter.read_back(None)})
+                           status=status)
         differences = adapter.differences(desired, observed)
         message = ("managementPolicy Observe: the cloud object differs in "
                    f"{', '.join(differences)}" if differences
                    else "managementPolicy Observe: the cloud object matches the spec")
-        status = {**self.NO_CLAIM, "observedId": adapter.cloud_id(observed),
-                  **adapter.read_back(observed)}
         return Outcome(ready=True, reason=Reason.AVAILABLE, message=message, status=status)
 
     # -- delete --------------------------------------------------------------------------
